@@ -1,0 +1,3 @@
+//! Temporary harness for the property tests.
+#[path = "it/properties.rs"]
+mod properties;

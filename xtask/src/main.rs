@@ -1,0 +1,350 @@
+//! Project commands, run as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
+//!
+//! This crate is deliberately dependency-free: it is the first thing compiled in every CI run.
+//!
+//! - `cargo xtask ci`: format check, clippy, tests, doc tests and docs, stopping at the first
+//!   failure. This is the command CI runs (through `.ci/run`).
+//! - `cargo xtask bench [CRATE...] [-- CRITERION_ARGS...]`: criterion benchmarks.
+//! - `cargo xtask fuzz-build`: builds the cargo-fuzz targets in `fuzz/` on nightly.
+
+use std::{
+    env,
+    ffi::OsString,
+    fmt, io,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+const USAGE: &str = "\
+Usage: cargo xtask <COMMAND>
+
+Commands:
+  ci                             fmt check, clippy, tests (nextest if installed), doc tests and
+                                 rustdoc with -D warnings; stops at the first failure
+  bench [CRATE...] [-- ARGS...]  cargo bench for op-p2p-<CRATE> (default: the whole workspace);
+                                 ARGS after `--` go to criterion, e.g. `--save-baseline main`
+  fuzz-build                     build the cargo-fuzz targets in fuzz/ (nightly + cargo-fuzz)
+  help                           print this text
+
+Environment:
+  CARGO                          cargo binary to run (set by `cargo xtask`; default: cargo)
+";
+
+/// Why an xtask command failed.
+#[derive(Debug)]
+enum Error {
+    /// Bad command line.
+    Usage(String),
+    /// A command could not be started at all.
+    Spawn { cmd: String, source: io::Error },
+    /// A command ran and exited unsuccessfully.
+    Failed { cmd: String, status: ExitStatus },
+    /// Something the command needs is missing; the message says how to get it.
+    Setup(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Usage(msg) => write!(f, "{msg}\n\n{USAGE}"),
+            Self::Spawn { cmd, source } => write!(f, "could not run `{cmd}`: {source}"),
+            Self::Failed { cmd, status } => write!(f, "`{cmd}` failed ({status})"),
+            Self::Setup(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+type Result<T = ()> = std::result::Result<T, Error>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("help" | "-h" | "--help") => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some("ci") if args.len() == 1 => ci(),
+        Some("bench") => bench(&args[1..]),
+        Some("fuzz-build") if args.len() == 1 => fuzz_build(),
+        Some(other) => Err(Error::Usage(format!(
+            "unknown command or arguments: {other:?}"
+        ))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err}");
+            match err {
+                Error::Usage(_) => ExitCode::from(2),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+/// The workspace root: commands run from here whatever the caller's directory.
+///
+/// `cargo run` sets `CARGO_MANIFEST_DIR` at run time too; that value is preferred over the
+/// compile-time one so a binary reused from a shared target dir never points at an old checkout.
+fn workspace_root() -> Result<PathBuf> {
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir.parent().map(Path::to_path_buf).ok_or_else(|| {
+        Error::Setup(format!(
+            "xtask manifest dir {} has no parent",
+            manifest_dir.display()
+        ))
+    })
+}
+
+/// The cargo binary to run: `$CARGO` (set by cargo for `cargo xtask`), else `cargo` on `PATH`.
+fn cargo_bin() -> OsString {
+    env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"))
+}
+
+/// A `cargo <args>` command run from the workspace root.
+fn cargo(args: &[&str]) -> Result<Command> {
+    let mut cmd = Command::new(cargo_bin());
+    cmd.args(args).current_dir(workspace_root()?);
+    Ok(cmd)
+}
+
+/// The command line as the user would type it, for headers and error messages.
+fn display(cmd: &Command) -> String {
+    let mut line: String = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={:?} ", k.to_string_lossy(), v?)))
+        .collect();
+    let program = Path::new(cmd.get_program());
+    // Show `cargo`, not the toolchain path `$CARGO` points at.
+    let program = program.file_name().unwrap_or(program.as_os_str());
+    line.push_str(&program.to_string_lossy());
+    for arg in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
+}
+
+/// Runs `cmd` with inherited stdio and fails unless it exits successfully.
+fn run(cmd: &mut Command) -> Result {
+    let line = display(cmd);
+    let status = cmd.status().map_err(|source| Error::Spawn {
+        cmd: line.clone(),
+        source,
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Failed { cmd: line, status })
+    }
+}
+
+/// Whether `cmd` runs and exits successfully, with all output discarded.
+fn probe(cmd: &mut Command) -> bool {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// One CI step: a name for the summary and the cargo arguments and environment to run it with.
+struct Step {
+    name: &'static str,
+    args: &'static [&'static str],
+    envs: &'static [(&'static str, &'static str)],
+}
+
+impl Step {
+    const fn new(name: &'static str, args: &'static [&'static str]) -> Self {
+        Self {
+            name,
+            args,
+            envs: &[],
+        }
+    }
+}
+
+/// What happened to a step, for the summary table.
+enum Outcome {
+    Ok(Duration),
+    Failed(Duration),
+    Skipped,
+}
+
+fn ci() -> Result {
+    let has_nextest = cargo(&["nextest", "--version"]).is_ok_and(|mut cmd| probe(&mut cmd));
+
+    let mut steps = vec![
+        Step::new("fmt", &["fmt", "--all", "--check"]),
+        Step::new(
+            "clippy",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    ];
+    if has_nextest {
+        steps.push(Step::new(
+            "test (nextest)",
+            &[
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--locked",
+            ],
+        ));
+        // nextest does not run doctests.
+        steps.push(Step::new(
+            "doctest",
+            &["test", "--workspace", "--all-features", "--doc", "--locked"],
+        ));
+    } else {
+        println!(
+            "xtask: cargo-nextest not found, falling back to `cargo test` (includes doctests)"
+        );
+        steps.push(Step::new(
+            "test",
+            &["test", "--workspace", "--all-features", "--locked"],
+        ));
+    }
+    steps.push(Step {
+        name: "doc",
+        args: &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--all-features",
+            "--locked",
+        ],
+        envs: &[("RUSTDOCFLAGS", "-D warnings")],
+    });
+
+    let total = Instant::now();
+    let mut outcomes = Vec::with_capacity(steps.len());
+    let mut failure = None;
+    for step in &steps {
+        if failure.is_some() {
+            outcomes.push(Outcome::Skipped);
+            continue;
+        }
+        let mut cmd = cargo(step.args)?;
+        cmd.envs(step.envs.iter().copied());
+        println!("\n==> [{}] {}", step.name, display(&cmd));
+        let start = Instant::now();
+        let result = run(&mut cmd);
+        let elapsed = start.elapsed();
+        match result {
+            Ok(()) => {
+                println!("==> [{}] ok in {:.1}s", step.name, elapsed.as_secs_f64());
+                outcomes.push(Outcome::Ok(elapsed));
+            }
+            Err(err) => {
+                println!(
+                    "==> [{}] FAILED in {:.1}s",
+                    step.name,
+                    elapsed.as_secs_f64()
+                );
+                outcomes.push(Outcome::Failed(elapsed));
+                failure = Some(err);
+            }
+        }
+    }
+
+    println!("\n{:<16} {:<8} {:>9}", "step", "status", "seconds");
+    for (step, outcome) in steps.iter().zip(&outcomes) {
+        let (status, secs) = match outcome {
+            Outcome::Ok(d) => ("ok", format!("{:.1}", d.as_secs_f64())),
+            Outcome::Failed(d) => ("FAILED", format!("{:.1}", d.as_secs_f64())),
+            Outcome::Skipped => ("skipped", "-".to_owned()),
+        };
+        println!("{:<16} {status:<8} {secs:>9}", step.name);
+    }
+    println!(
+        "{:<16} {:<8} {:>9.1}",
+        "total",
+        "",
+        total.elapsed().as_secs_f64()
+    );
+
+    failure.map_or(Ok(()), Err)
+}
+
+fn bench(args: &[String]) -> Result {
+    let (crates, passthrough) = match args.iter().position(|a| a == "--") {
+        Some(i) => (&args[..i], &args[i + 1..]),
+        None => (args, &[][..]),
+    };
+    if let Some(flag) = crates.iter().find(|c| c.starts_with('-')) {
+        return Err(Error::Usage(format!(
+            "unexpected option {flag:?} (criterion options go after `--`)"
+        )));
+    }
+    // `--bench '*'` selects only `[[bench]]` targets: the libtest harnesses of lib and bin
+    // targets would reject criterion's options (e.g. `--save-baseline`).
+    let selections: Vec<Vec<String>> = if crates.is_empty() {
+        vec![vec!["--workspace".to_owned()]]
+    } else {
+        crates
+            .iter()
+            .map(|c| {
+                let package = if c.starts_with("op-p2p-") {
+                    c.clone()
+                } else {
+                    format!("op-p2p-{c}")
+                };
+                vec!["-p".to_owned(), package]
+            })
+            .collect()
+    };
+    for selection in selections {
+        let mut cmd = cargo(&["bench"])?;
+        cmd.args(selection).args(["--bench", "*"]);
+        if !passthrough.is_empty() {
+            cmd.arg("--").args(passthrough);
+        }
+        println!("==> {}", display(&cmd));
+        run(&mut cmd)?;
+    }
+    Ok(())
+}
+
+fn fuzz_build() -> Result {
+    let root = workspace_root()?;
+    if !root.join("fuzz").join("Cargo.toml").is_file() {
+        return Err(Error::Setup(format!(
+            "no fuzz project at {}",
+            root.join("fuzz").display()
+        )));
+    }
+    // `+nightly` is understood by the rustup proxy only, so this runs `cargo` from `PATH`
+    // rather than `$CARGO` (which points into the pinned stable toolchain).
+    let nightly_cargo = |args: &[&str]| {
+        let mut cmd = Command::new("cargo");
+        cmd.arg("+nightly").args(args).current_dir(&root);
+        cmd
+    };
+    if !probe(&mut nightly_cargo(&["fuzz", "--version"])) {
+        return Err(Error::Setup(
+            "`cargo +nightly fuzz` is not available; install it with:\n\
+             \x20   rustup toolchain install nightly\n\
+             \x20   cargo install cargo-fuzz --locked"
+                .to_owned(),
+        ));
+    }
+    let mut cmd = nightly_cargo(&["fuzz", "build"]);
+    println!("==> {}", display(&cmd));
+    run(&mut cmd)
+}
