@@ -14,6 +14,34 @@
 //! The crate is pure: no I/O, no clock reads (time is always an argument), no networking.
 //! Decoders return typed errors and never panic or allocate past their caps on any input.
 //!
+//! # Example
+//! A sequencer signs a block; a verifier decodes the gossip bytes and runs every stateless check.
+//! ```
+//! use op_p2p_types::{
+//!     B256, BlockSigner, ExecutionPayload, ExecutionPayloadEnvelope, PayloadVersion,
+//!     SignedBlockMessage,
+//! };
+//!
+//! let signer = BlockSigner::new(B256::repeat_byte(1))?;
+//! let mut envelope = ExecutionPayloadEnvelope {
+//!     parent_beacon_block_root: Some(B256::ZERO),
+//!     execution_payload: ExecutionPayload {
+//!         withdrawals: Some(vec![]),
+//!         blob_gas_used: Some(0),
+//!         excess_blob_gas: Some(0),
+//!         ..Default::default()
+//!     },
+//! };
+//! envelope.execution_payload.block_hash = envelope.compute_block_hash()?;
+//! let wire: Vec<u8> = SignedBlockMessage::sign(&signer, 10, &envelope).encode();
+//!
+//! let message = SignedBlockMessage::decode(&wire)?;
+//! let checks = message.check(10, PayloadVersion::V3);
+//! assert_eq!(checks.signer, Ok(signer.address()));
+//! assert_eq!(checks.payload, Ok((envelope, Ok(()))));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Where op-node and the spec disagree
 //! This crate follows deployed op-node (the reference in `spec/protocol.md` §14):
 //! - the message id hashes the topic in;

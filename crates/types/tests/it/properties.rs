@@ -57,7 +57,7 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 fn signer() -> BlockSigner {
-    BlockSigner::new(B256::repeat_byte(1)).unwrap()
+    BlockSigner::new(B256::repeat_byte(1)).expect("valid secret key")
 }
 
 fn arb_version() -> impl Strategy<Value = PayloadVersion> {
@@ -187,7 +187,8 @@ fn arb_hashed_envelope() -> impl Strategy<Value = (PayloadVersion, ExecutionPayl
     arb_versioned_envelope().prop_map(|(v, mut envelope)| {
         let base_fee = envelope.execution_payload.base_fee_per_gas;
         envelope.execution_payload.base_fee_per_gas = U256::from(base_fee.as_limbs()[0]);
-        envelope.execution_payload.block_hash = envelope.compute_block_hash().unwrap();
+        envelope.execution_payload.block_hash =
+            envelope.compute_block_hash().expect("base fee fits in u64");
         (v, envelope)
     })
 }
@@ -225,7 +226,7 @@ fn arb_large_body(max: usize) -> impl Strategy<Value = Vec<u8>> {
                 let mut block = 0usize;
                 while out.len() < len {
                     let n = 4096.min(len - out.len());
-                    if block % 2 == 0 {
+                    if block.is_multiple_of(2) {
                         out.extend((0..n).map(|_| next() as u8));
                     } else {
                         out.extend(std::iter::repeat_n(block as u8, n));
@@ -258,7 +259,7 @@ fn config_for(version: PayloadVersion) -> RollupConfig {
     config
 }
 
-/// A rollup config with Canyon, Ecotone and Isthmus each either at genesis, at `switch`, or
+/// A rollup config with Canyon, Ecotone and Isthmus each at time 0, at an arbitrary time, or
 /// unscheduled.
 fn arb_rollup_config() -> impl Strategy<Value = RollupConfig> {
     let fork = prop_oneof![Just(None), Just(Some(0)), any::<u64>().prop_map(Some)];
@@ -391,7 +392,7 @@ fn decode_gossip_checked(version: PayloadVersion, data: &[u8]) -> Result<(), Tes
     let topic = BlocksTopic::new(CHAIN_ID, version).to_string();
     let _ = message_id(&topic, data);
     if let Ok(msg) = SignedBlockMessage::decode(data) {
-        let again = SignedBlockMessage::decode(&msg.encode()).unwrap();
+        let again = SignedBlockMessage::decode(&msg.encode()).expect("re-encoded message decodes");
         prop_assert_eq!(&again, &msg);
         let _ = msg.check(CHAIN_ID, version);
     }
@@ -506,7 +507,7 @@ proptest! {
         envelope.execution_payload.block_hash = envelope.compute_block_hash().unwrap();
         let config = config_for(version);
         let stream = encode_response(&config, &envelope);
-        prop_assert_eq!(decode_response(&config, number, &stream), Ok(envelope.clone()));
+        prop_assert_eq!(decode_response(&config, number, &stream), Ok(envelope));
         prop_assert_eq!(
             decode_response(&config, number + 1, &stream),
             Err(ResponseError::WrongNumber { requested: number + 1, got: number })
@@ -642,7 +643,7 @@ proptest! {
 
     #[test]
     fn mutated_payload_never_panics(
-        (version, envelope) in arb_hashed_envelope(),
+        (_, envelope) in arb_hashed_envelope(),
         mutations in arb_mutations(),
     ) {
         let mut bytes = envelope.execution_payload.encode_ssz();
@@ -650,7 +651,6 @@ proptest! {
         for v in PayloadVersion::ALL {
             decode_payload_checked(v, &bytes)?;
         }
-        let _ = version;
     }
 
     #[test]
@@ -801,7 +801,7 @@ fn assert_fails_promptly(what: &str, stream: &[u8]) {
     assert!(result.is_err(), "{what}: decoded {result:?}");
     // Generous for a loaded debug build; a decoder that honoured the claimed size would spend
     // seconds zeroing gigabytes (or abort on allocation failure).
-    assert!(elapsed < Duration::from_secs(2), "{what}: took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{what}: took {elapsed:?}");
 }
 
 #[test]
@@ -883,5 +883,5 @@ fn gossip_claiming_huge_length_is_rejected_before_decoding() {
     let start = Instant::now();
     assert!(SignedBlockMessage::decode(&data).is_err());
     let _ = message_id("/optimism/10/0/blocks", &data);
-    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(start.elapsed() < Duration::from_secs(5));
 }

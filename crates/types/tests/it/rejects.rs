@@ -156,12 +156,12 @@ fn ssz_transaction_offset_table() {
         Err(SszError::TransactionOffsets(_))
     ));
 
-    let mut beyond = good.clone();
+    let mut beyond = good;
     put_u32(&mut beyond, section + 4, 4000);
     assert!(matches!(bad(beyond), Err(SszError::TransactionOffsets(_))));
 
     // Zero-length transactions are not rejected by the decoder (op-node neither).
-    let mut empty_txs = env.clone();
+    let mut empty_txs = env;
     empty_txs.execution_payload.transactions = vec![Bytes::new(), Bytes::new()];
     assert_eq!(
         bad(ssz(&empty_txs)).unwrap().transactions,

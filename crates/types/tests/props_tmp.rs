@@ -1,3 +1,0 @@
-//! Temporary harness for the property tests.
-#[path = "it/properties.rs"]
-mod properties;
