@@ -1,0 +1,703 @@
+//! The gating behaviour: block lists, timed bans, the minimum-score gate and metering on every
+//! connection hook, with the rules held in memory and persisted through the peer store.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque, hash_map::Entry},
+    convert::Infallible,
+    net::IpAddr,
+    task::{Context, Poll, Waker},
+    time::Duration,
+};
+
+use futures::FutureExt;
+use futures_timer::Delay;
+use ipnet::IpNet;
+use libp2p_core::{Endpoint, Multiaddr, transport::PortUse};
+use libp2p_identity::PeerId;
+use libp2p_swarm::{
+    CloseConnection, ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
+    THandler, THandlerInEvent, THandlerOutEvent, ToSwarm, dummy,
+};
+use op_p2p_peerstore::PeerStore;
+use tracing::{debug, info, warn};
+
+use crate::{
+    Config, Denied, DenyReason, Error, Metrics,
+    ip::{ip_of, normalize_ip, normalize_subnet},
+    subnets::SubnetSet,
+};
+
+/// How often [`Behaviour`] lifts expired bans that no connection attempt has checked. Expiry is
+/// decided by the peer store's clock; this only bounds how long an expired record lingers.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How many peers' last reported scores the minimum-score gate remembers. Past this, a new score
+/// evicts a disconnected peer's (which then counts as unknown, 0), so memory stays bounded
+/// whatever the score source reports.
+pub const MAX_TRACKED_SCORES: usize = 10_000;
+
+/// The tracing target of this crate's gating decisions.
+const TARGET: &str = "op_p2p::gating";
+
+/// Connection gating as a [`NetworkBehaviour`]: op-node's `Metered(Expiry(Basic))` gater chain
+/// (spec §7), applied to inbound and outbound connections alike.
+///
+/// Place it first in the node's `#[derive(NetworkBehaviour)]` struct: the derived hooks stop at
+/// the first behaviour that denies, so nothing after it sees a refused connection.
+///
+/// | hook | checks |
+/// |---|---|
+/// | pending inbound | remote IP: blocked IP, blocked subnet, IP ban |
+/// | established inbound | peer: blocked, banned, score ≥ minimum; remote IP again |
+/// | pending outbound | peer (if known): blocked, banned, score; every candidate address's IP |
+/// | established outbound | peer: blocked, banned, score; the dialled address's IP |
+///
+/// All rules live in memory (loaded from the [`PeerStore`] at construction), so no check reads
+/// RocksDB; changes through this type's methods are written through to the store, so they
+/// survive restarts. The store must not be changed behind the behaviour's back while it runs.
+///
+/// Blocking or banning a peer or address that is connected closes its connections.
+#[derive(Debug)]
+pub struct Behaviour {
+    store: PeerStore,
+    config: Config,
+    blocked_peers: HashSet<PeerId>,
+    blocked_ips: HashSet<IpAddr>,
+    blocked_subnets: SubnetSet,
+    /// Timed bans, unix seconds at which each lifts.
+    peer_bans: HashMap<PeerId, u64>,
+    ip_bans: HashMap<IpAddr, u64>,
+    /// A lower bound on the earliest ban expiry, so sweeps without work cost one comparison.
+    next_expiry: Option<u64>,
+    protected: HashSet<PeerId>,
+    scores: HashMap<PeerId, f64>,
+    /// Established connections and the remote IP of each, to close on a new block or ban.
+    connections: HashMap<PeerId, Vec<(ConnectionId, Option<IpAddr>)>>,
+    to_close: VecDeque<Close>,
+    metrics: Metrics,
+    sweep_timer: Delay,
+    waker: Option<Waker>,
+}
+
+/// A queued [`ToSwarm::CloseConnection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Close {
+    Peer(PeerId),
+    Connection(PeerId, ConnectionId),
+}
+
+impl Behaviour {
+    /// Loads the block lists and timed bans from `store` and starts gating with them.
+    pub fn new(store: PeerStore, config: Config) -> Result<Self, Error> {
+        let blocked_peers: HashSet<PeerId> = store.blocked_peers()?.into_iter().collect();
+        let blocked_ips: HashSet<IpAddr> =
+            store.blocked_ips()?.into_iter().map(normalize_ip).collect();
+        let mut blocked_subnets = SubnetSet::default();
+        for net in store.blocked_subnets()? {
+            blocked_subnets.insert(normalize_subnet(net));
+        }
+        let peer_bans: HashMap<PeerId, u64> = store.peer_bans()?.into_iter().collect();
+        let mut ip_bans: HashMap<IpAddr, u64> = HashMap::new();
+        for (ip, until) in store.ip_bans()? {
+            let entry = ip_bans.entry(normalize_ip(ip)).or_insert(until);
+            *entry = (*entry).max(until);
+        }
+        let next_expiry = peer_bans.values().chain(ip_bans.values()).copied().min();
+        info!(
+            target: TARGET,
+            blocked_peers = blocked_peers.len(),
+            blocked_ips = blocked_ips.len(),
+            blocked_subnets = blocked_subnets.len(),
+            peer_bans = peer_bans.len(),
+            ip_bans = ip_bans.len(),
+            "loaded gating rules"
+        );
+        Ok(Self {
+            store,
+            config,
+            blocked_peers,
+            blocked_ips,
+            blocked_subnets,
+            peer_bans,
+            ip_bans,
+            next_expiry,
+            protected: HashSet::new(),
+            scores: HashMap::new(),
+            connections: HashMap::new(),
+            to_close: VecDeque::new(),
+            metrics: Metrics::default(),
+            sweep_timer: Delay::new(SWEEP_INTERVAL),
+            waker: None,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A snapshot of the gating counters.
+    pub fn metrics(&self) -> Metrics {
+        self.metrics
+    }
+
+    // ---- timed bans -------------------------------------------------------------------------
+
+    /// Bans `peer` until `until` (unix seconds, the peer store's clock) and closes its
+    /// connections; replaces any earlier ban of the peer (op-node's `BanPeer`).
+    ///
+    /// The ban is in force even if persisting it fails ([`Error::Store`]).
+    pub fn ban_peer(&mut self, peer: PeerId, until: u64) -> Result<(), Error> {
+        self.peer_bans.insert(peer, until);
+        self.note_expiry(until);
+        if self.store.now() < until {
+            info!(target: TARGET, %peer, until, "banning peer");
+            self.close_peer(peer);
+        }
+        self.store.set_peer_ban(&peer, Some(until))?;
+        Ok(())
+    }
+
+    /// Lifts `peer`'s timed ban, if any. On a store error the ban stays in force.
+    pub fn unban_peer(&mut self, peer: &PeerId) -> Result<(), Error> {
+        self.store.set_peer_ban(peer, None)?;
+        self.peer_bans.remove(peer);
+        Ok(())
+    }
+
+    /// Bans `ip` until `until` (unix seconds) and closes connections from it (op-node's `BanIP`).
+    /// IPv4-mapped IPv6 addresses are banned as their IPv4 form.
+    ///
+    /// The ban is in force even if persisting it fails ([`Error::Store`]).
+    pub fn ban_ip(&mut self, ip: IpAddr, until: u64) -> Result<(), Error> {
+        let ip = normalize_ip(ip);
+        self.ip_bans.insert(ip, until);
+        self.note_expiry(until);
+        if self.store.now() < until {
+            info!(target: TARGET, %ip, until, "banning IP");
+            self.close_ips(|remote| remote == ip);
+        }
+        self.store.set_ip_ban(ip, Some(until))?;
+        Ok(())
+    }
+
+    /// Lifts `ip`'s timed ban, if any. On a store error the ban stays in force.
+    pub fn unban_ip(&mut self, ip: IpAddr) -> Result<(), Error> {
+        let ip = normalize_ip(ip);
+        self.store.set_ip_ban(ip, None)?;
+        self.ip_bans.remove(&ip);
+        Ok(())
+    }
+
+    /// Whether `peer` has a timed ban in force now.
+    pub fn is_peer_banned(&self, peer: &PeerId) -> bool {
+        self.peer_bans
+            .get(peer)
+            .is_some_and(|until| self.store.now() < *until)
+    }
+
+    /// Whether `ip` has a timed ban in force now.
+    pub fn is_ip_banned(&self, ip: IpAddr) -> bool {
+        self.ip_bans
+            .get(&normalize_ip(ip))
+            .is_some_and(|until| self.store.now() < *until)
+    }
+
+    /// The timed peer bans in force, with the unix second each lifts.
+    pub fn list_peer_bans(&self) -> Vec<(PeerId, u64)> {
+        let now = self.store.now();
+        self.peer_bans
+            .iter()
+            .filter(|(_, until)| now < **until)
+            .map(|(peer, until)| (*peer, *until))
+            .collect()
+    }
+
+    /// The timed IP bans in force, with the unix second each lifts.
+    pub fn list_ip_bans(&self) -> Vec<(IpAddr, u64)> {
+        let now = self.store.now();
+        self.ip_bans
+            .iter()
+            .filter(|(_, until)| now < **until)
+            .map(|(ip, until)| (*ip, *until))
+            .collect()
+    }
+
+    /// Lifts every expired ban: removes it from the peer store and counts it in
+    /// [`Metrics::peer_unbans`] / [`Metrics::ip_unbans`]. [`poll`](NetworkBehaviour::poll) calls
+    /// this every [`SWEEP_INTERVAL`]; connection checks lift the bans they meet on their own.
+    /// A ban whose removal fails stays (and keeps denying) until a later sweep succeeds.
+    pub fn sweep_expired(&mut self) {
+        let now = self.store.now();
+        if self.next_expiry.is_none_or(|next| now < next) {
+            return;
+        }
+        let peers: Vec<PeerId> = self
+            .peer_bans
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in peers {
+            // A failed lift is logged and retried on the next sweep; nothing else to do here.
+            let _ = self.lift_peer_ban(peer);
+        }
+        let ips: Vec<IpAddr> = self
+            .ip_bans
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(ip, _)| *ip)
+            .collect();
+        for ip in ips {
+            let _ = self.lift_ip_ban(ip);
+        }
+        self.next_expiry = self
+            .peer_bans
+            .values()
+            .chain(self.ip_bans.values())
+            .copied()
+            .min();
+    }
+
+    // ---- permanent block lists --------------------------------------------------------------
+
+    /// Blocks `peer` permanently and closes its connections.
+    ///
+    /// The block is in force even if persisting it fails ([`Error::Store`]).
+    pub fn block_peer(&mut self, peer: PeerId) -> Result<(), Error> {
+        info!(target: TARGET, %peer, "blocking peer");
+        self.blocked_peers.insert(peer);
+        self.close_peer(peer);
+        self.store.set_peer_blocked(&peer, true)?;
+        Ok(())
+    }
+
+    /// Unblocks `peer` and, as op-node's `UnblockPeer` does, lifts its timed ban too. On a store
+    /// error whatever was not yet removed from the store stays in force.
+    pub fn unblock_peer(&mut self, peer: &PeerId) -> Result<(), Error> {
+        self.store.set_peer_blocked(peer, false)?;
+        self.blocked_peers.remove(peer);
+        self.store.set_peer_ban(peer, None)?;
+        self.peer_bans.remove(peer);
+        Ok(())
+    }
+
+    /// Blocks `ip` permanently and closes connections from it. IPv4-mapped IPv6 addresses are
+    /// blocked as their IPv4 form.
+    ///
+    /// The block is in force even if persisting it fails ([`Error::Store`]).
+    pub fn block_ip(&mut self, ip: IpAddr) -> Result<(), Error> {
+        let ip = normalize_ip(ip);
+        info!(target: TARGET, %ip, "blocking IP");
+        self.blocked_ips.insert(ip);
+        self.close_ips(|remote| remote == ip);
+        self.store.set_ip_blocked(ip, true)?;
+        Ok(())
+    }
+
+    /// Unblocks `ip`. On a store error it stays blocked.
+    pub fn unblock_ip(&mut self, ip: IpAddr) -> Result<(), Error> {
+        let ip = normalize_ip(ip);
+        self.store.set_ip_blocked(ip, false)?;
+        self.blocked_ips.remove(&ip);
+        Ok(())
+    }
+
+    /// Blocks every IP in `subnet` permanently and closes connections from them. Host bits are
+    /// cleared (`10.1.2.3/8` is `10.0.0.0/8`) and IPv4-mapped IPv6 subnets of prefix ≥ 96 become
+    /// the IPv4 subnet they denote.
+    ///
+    /// The block is in force even if persisting it fails ([`Error::Store`]).
+    pub fn block_subnet(&mut self, subnet: IpNet) -> Result<(), Error> {
+        let subnet = normalize_subnet(subnet);
+        info!(target: TARGET, %subnet, "blocking subnet");
+        self.blocked_subnets.insert(subnet);
+        self.close_ips(|remote| subnet.contains(&remote));
+        self.store.set_subnet_blocked(subnet, true)?;
+        Ok(())
+    }
+
+    /// Unblocks `subnet` (normalized as in [`block_subnet`](Self::block_subnet)). On a store
+    /// error it stays blocked.
+    pub fn unblock_subnet(&mut self, subnet: IpNet) -> Result<(), Error> {
+        let subnet = normalize_subnet(subnet);
+        self.store.set_subnet_blocked(subnet, false)?;
+        self.blocked_subnets.remove(subnet);
+        Ok(())
+    }
+
+    /// Whether `peer` is on the permanent block list.
+    pub fn is_peer_blocked(&self, peer: &PeerId) -> bool {
+        self.blocked_peers.contains(peer)
+    }
+
+    /// Whether `ip` is blocked, by itself or by a subnet.
+    pub fn is_ip_blocked(&self, ip: IpAddr) -> bool {
+        let ip = normalize_ip(ip);
+        self.blocked_ips.contains(&ip) || self.blocked_subnets.matching(ip).is_some()
+    }
+
+    /// Whether a dial to `addr` would pass the IP rules (block lists and bans in force).
+    /// Addresses without an IP (`/dns4/…`) pass: their IP is checked once connected.
+    ///
+    /// rust-libp2p dials every address in the `DialOpts`, and a behaviour can only add
+    /// addresses, never remove one, so [`Behaviour`] refuses a dial if *any* of its addresses is
+    /// denied. Callers with several addresses for a peer (op-node's `InterceptAddrDial` judges
+    /// each on its own) filter them with this first.
+    pub fn is_address_allowed(&self, addr: &Multiaddr) -> bool {
+        ip_of(addr).is_none_or(|ip| !self.is_ip_blocked(ip) && !self.is_ip_banned(ip))
+    }
+
+    /// The permanently blocked peers.
+    pub fn list_blocked_peers(&self) -> Vec<PeerId> {
+        self.blocked_peers.iter().copied().collect()
+    }
+
+    /// The permanently blocked IPs.
+    pub fn list_blocked_ips(&self) -> Vec<IpAddr> {
+        self.blocked_ips.iter().copied().collect()
+    }
+
+    /// The permanently blocked subnets.
+    pub fn list_blocked_subnets(&self) -> Vec<IpNet> {
+        self.blocked_subnets.iter().collect()
+    }
+
+    // ---- scores and protection --------------------------------------------------------------
+
+    /// Protects `peer` from score-driven bans and from the minimum-score gate (op-node never
+    /// bans its static peers). Explicit blocks and bans still apply.
+    pub fn protect(&mut self, peer: PeerId) {
+        self.protected.insert(peer);
+    }
+
+    /// Removes `peer`'s protection.
+    pub fn unprotect(&mut self, peer: &PeerId) {
+        self.protected.remove(peer);
+    }
+
+    /// Whether `peer` is protected.
+    pub fn is_protected(&self, peer: &PeerId) -> bool {
+        self.protected.contains(peer)
+    }
+
+    /// Records `peer`'s current score (op-node's peer monitor reads the gossipsub total) for the
+    /// minimum-score gate and, as the monitor does, bans the peer for the configured duration
+    /// and disconnects it when banning is on, the peer is not protected, its score is below the
+    /// threshold and it is not already banned. Returns whether it was banned now.
+    ///
+    /// The ban is in force even if persisting it fails ([`Error::Store`]).
+    pub fn report_score(&mut self, peer: PeerId, score: f64) -> Result<bool, Error> {
+        self.remember_score(peer, score);
+        if !self.config.ban_peers() || self.protected.contains(&peer) || self.is_peer_banned(&peer)
+        {
+            return Ok(false);
+        }
+        if score < self.config.ban_threshold() {
+            let until = self
+                .store
+                .now()
+                .saturating_add(self.config.ban_duration().as_secs());
+            info!(
+                target: TARGET,
+                %peer, score, threshold = self.config.ban_threshold(), until,
+                "score below ban threshold"
+            );
+            self.ban_peer(peer, until)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn remember_score(&mut self, peer: PeerId, score: f64) {
+        if self.scores.len() >= MAX_TRACKED_SCORES && !self.scores.contains_key(&peer) {
+            let evict = self
+                .scores
+                .keys()
+                .find(|p| !self.connections.contains_key(p))
+                .copied();
+            if let Some(evict) = evict {
+                self.scores.remove(&evict);
+            }
+        }
+        self.scores.insert(peer, score);
+    }
+
+    // ---- checks -----------------------------------------------------------------------------
+
+    fn check_peer(&mut self, peer: &PeerId) -> Result<(), DenyReason> {
+        if self.blocked_peers.contains(peer) {
+            return Err(DenyReason::PeerBlocked(*peer));
+        }
+        let Some(&until) = self.peer_bans.get(peer) else {
+            return Ok(());
+        };
+        if self.store.now() < until {
+            return Err(DenyReason::PeerBanned { peer: *peer, until });
+        }
+        self.lift_peer_ban(*peer)
+    }
+
+    fn check_ip(&mut self, ip: IpAddr) -> Result<(), DenyReason> {
+        if self.blocked_ips.contains(&ip) {
+            return Err(DenyReason::IpBlocked(ip));
+        }
+        if let Some(subnet) = self.blocked_subnets.matching(ip) {
+            return Err(DenyReason::SubnetBlocked { ip, subnet });
+        }
+        let Some(&until) = self.ip_bans.get(&ip) else {
+            return Ok(());
+        };
+        if self.store.now() < until {
+            return Err(DenyReason::IpBanned { ip, until });
+        }
+        self.lift_ip_ban(ip)
+    }
+
+    fn check_addr(&mut self, addr: &Multiaddr) -> Result<(), DenyReason> {
+        ip_of(addr).map_or(Ok(()), |ip| self.check_ip(ip))
+    }
+
+    fn check_score(&self, peer: &PeerId) -> Result<(), DenyReason> {
+        let Some(min) = self.config.min_score() else {
+            return Ok(());
+        };
+        if self.protected.contains(peer) {
+            return Ok(());
+        }
+        let score = self.scores.get(peer).copied().unwrap_or(0.0);
+        if score < min {
+            return Err(DenyReason::ScoreTooLow {
+                peer: *peer,
+                score,
+                min,
+            });
+        }
+        Ok(())
+    }
+
+    /// Lifts an expired peer ban: deletes the record, then forgets it and counts the unban.
+    fn lift_peer_ban(&mut self, peer: PeerId) -> Result<(), DenyReason> {
+        match self.store.set_peer_ban(&peer, None) {
+            Ok(()) => {
+                self.peer_bans.remove(&peer);
+                self.metrics.peer_unbans += 1;
+                info!(target: TARGET, %peer, "peer ban expired, unbanned");
+                Ok(())
+            }
+            Err(error) => {
+                warn!(target: TARGET, %peer, %error, "failed to lift expired peer ban");
+                Err(DenyReason::BanStore)
+            }
+        }
+    }
+
+    /// Lifts an expired IP ban: deletes the record, then forgets it and counts the unban.
+    fn lift_ip_ban(&mut self, ip: IpAddr) -> Result<(), DenyReason> {
+        match self.store.set_ip_ban(ip, None) {
+            Ok(()) => {
+                self.ip_bans.remove(&ip);
+                self.metrics.ip_unbans += 1;
+                info!(target: TARGET, %ip, "IP ban expired, unbanned");
+                Ok(())
+            }
+            Err(error) => {
+                warn!(target: TARGET, %ip, %error, "failed to lift expired IP ban");
+                Err(DenyReason::BanStore)
+            }
+        }
+    }
+
+    fn record_dial(&mut self, result: Result<(), DenyReason>) -> Result<(), ConnectionDenied> {
+        match result {
+            Ok(()) => {
+                self.metrics.dials_allowed += 1;
+                Ok(())
+            }
+            Err(reason) => {
+                self.metrics.dials_denied += 1;
+                debug!(target: TARGET, %reason, "outbound connection denied");
+                Err(ConnectionDenied::new(Denied { reason }))
+            }
+        }
+    }
+
+    fn record_accept(&mut self, result: Result<(), DenyReason>) -> Result<(), ConnectionDenied> {
+        match result {
+            Ok(()) => {
+                self.metrics.accepts_allowed += 1;
+                Ok(())
+            }
+            Err(reason) => {
+                self.metrics.accepts_denied += 1;
+                debug!(target: TARGET, %reason, "inbound connection denied");
+                Err(ConnectionDenied::new(Denied { reason }))
+            }
+        }
+    }
+
+    fn check_established(&mut self, peer: &PeerId, remote: &Multiaddr) -> Result<(), DenyReason> {
+        self.check_peer(peer)?;
+        self.check_addr(remote)?;
+        self.check_score(peer)
+    }
+
+    // ---- closing ----------------------------------------------------------------------------
+
+    fn note_expiry(&mut self, until: u64) {
+        self.next_expiry = Some(self.next_expiry.map_or(until, |next| next.min(until)));
+    }
+
+    fn close_peer(&mut self, peer: PeerId) {
+        if self.connections.contains_key(&peer) {
+            self.queue_close(Close::Peer(peer));
+        }
+    }
+
+    fn close_ips(&mut self, matches: impl Fn(IpAddr) -> bool) {
+        let closes: Vec<Close> = self
+            .connections
+            .iter()
+            .flat_map(|(peer, connections)| {
+                connections
+                    .iter()
+                    .filter(|(_, ip)| ip.is_some_and(&matches))
+                    .map(|(id, _)| Close::Connection(*peer, *id))
+            })
+            .collect();
+        for close in closes {
+            self.queue_close(close);
+        }
+    }
+
+    fn queue_close(&mut self, close: Close) {
+        if !self.to_close.contains(&close) {
+            self.to_close.push_back(close);
+        }
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = dummy::ConnectionHandler;
+    type ToSwarm = Infallible;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        _connection_id: ConnectionId,
+        _local_addr: &Multiaddr,
+        remote_addr: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        let result = self.check_addr(remote_addr);
+        self.record_accept(result)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        _connection_id: ConnectionId,
+        peer: PeerId,
+        _local_addr: &Multiaddr,
+        remote_addr: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        let result = self.check_established(&peer, remote_addr);
+        self.record_accept(result)?;
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        _connection_id: ConnectionId,
+        maybe_peer: Option<PeerId>,
+        addresses: &[Multiaddr],
+        _effective_role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        let mut result = Ok(());
+        if let Some(peer) = maybe_peer {
+            result = self
+                .check_peer(&peer)
+                .and_then(|()| self.check_score(&peer));
+        }
+        // Every address given is dialled (a behaviour cannot remove one), so one denied address
+        // denies the dial; see `is_address_allowed`.
+        for addr in addresses {
+            if result.is_err() {
+                break;
+            }
+            result = self.check_addr(addr);
+        }
+        self.record_dial(result)?;
+        Ok(Vec::new())
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        _connection_id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        _role_override: Endpoint,
+        _port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        let result = self.check_established(&peer, addr);
+        self.record_dial(result)?;
+        Ok(dummy::ConnectionHandler)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
+        match event {
+            FromSwarm::ConnectionEstablished(established) => {
+                let ip = ip_of(established.endpoint.get_remote_address());
+                self.connections
+                    .entry(established.peer_id)
+                    .or_default()
+                    .push((established.connection_id, ip));
+            }
+            FromSwarm::ConnectionClosed(ConnectionClosed {
+                peer_id,
+                connection_id,
+                ..
+            }) => {
+                if let Entry::Occupied(mut entry) = self.connections.entry(peer_id) {
+                    entry.get_mut().retain(|(id, _)| *id != connection_id);
+                    if entry.get().is_empty() {
+                        entry.remove();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        _peer_id: PeerId,
+        _connection_id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        libp2p_core::util::unreachable(event)
+    }
+
+    #[tracing::instrument(level = "trace", name = "gating::Behaviour::poll", skip(self, cx))]
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
+        while self.sweep_timer.poll_unpin(cx).is_ready() {
+            self.sweep_timer.reset(SWEEP_INTERVAL);
+            self.sweep_expired();
+        }
+        if let Some(close) = self.to_close.pop_front() {
+            let (peer_id, connection) = match close {
+                Close::Peer(peer) => (peer, CloseConnection::All),
+                Close::Connection(peer, id) => (peer, CloseConnection::One(id)),
+            };
+            return Poll::Ready(ToSwarm::CloseConnection {
+                peer_id,
+                connection,
+            });
+        }
+        self.waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,484 @@
+//! Unit tests of the gating rules through the behaviour's connection hooks.
+
+use std::{
+    net::IpAddr,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use libp2p_core::ConnectedPoint;
+use libp2p_swarm::behaviour::ConnectionEstablished;
+use op_p2p_peerstore::{Config as StoreConfig, ManualClock};
+
+use super::*;
+use crate::DEFAULT_BAN_DURATION;
+
+const START: u64 = 1_700_000_000;
+
+fn gate(config: Config) -> (Behaviour, PeerStore, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(START));
+    let store = PeerStore::open_in_memory(StoreConfig::default(), clock.clone()).unwrap();
+    (Behaviour::new(store.clone(), config).unwrap(), store, clock)
+}
+
+fn addr(s: &str) -> Multiaddr {
+    s.parse().unwrap()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn local() -> Multiaddr {
+    addr("/ip4/127.0.0.1/tcp/9222")
+}
+
+fn reason(denied: ConnectionDenied) -> DenyReason {
+    denied.downcast::<Denied>().unwrap().reason
+}
+
+fn inbound(b: &mut Behaviour, remote: &str) -> Result<(), DenyReason> {
+    b.handle_pending_inbound_connection(ConnectionId::new_unchecked(0), &local(), &addr(remote))
+        .map_err(reason)
+}
+
+fn established_in(b: &mut Behaviour, peer: PeerId, remote: &str) -> Result<(), DenyReason> {
+    b.handle_established_inbound_connection(
+        ConnectionId::new_unchecked(0),
+        peer,
+        &local(),
+        &addr(remote),
+    )
+    .map(|_| ())
+    .map_err(reason)
+}
+
+fn dial(b: &mut Behaviour, peer: Option<PeerId>, addrs: &[&str]) -> Result<(), DenyReason> {
+    let addrs: Vec<Multiaddr> = addrs.iter().map(|a| addr(a)).collect();
+    b.handle_pending_outbound_connection(
+        ConnectionId::new_unchecked(0),
+        peer,
+        &addrs,
+        Endpoint::Dialer,
+    )
+    .map(|extra| assert!(extra.is_empty()))
+    .map_err(reason)
+}
+
+fn established_out(b: &mut Behaviour, peer: PeerId, remote: &str) -> Result<(), DenyReason> {
+    b.handle_established_outbound_connection(
+        ConnectionId::new_unchecked(0),
+        peer,
+        &addr(remote),
+        Endpoint::Dialer,
+        PortUse::New,
+    )
+    .map(|_| ())
+    .map_err(reason)
+}
+
+fn connect(b: &mut Behaviour, peer: PeerId, id: usize, remote: &str) {
+    let endpoint = ConnectedPoint::Listener {
+        local_addr: local(),
+        send_back_addr: addr(remote),
+    };
+    b.on_swarm_event(FromSwarm::ConnectionEstablished(ConnectionEstablished {
+        peer_id: peer,
+        connection_id: ConnectionId::new_unchecked(id),
+        endpoint: &endpoint,
+        failed_addresses: &[],
+        other_established: 0,
+    }));
+}
+
+fn closes(b: &mut Behaviour) -> Vec<(PeerId, Option<ConnectionId>)> {
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    let mut out = Vec::new();
+    while let Poll::Ready(event) = b.poll(&mut cx) {
+        match event {
+            ToSwarm::CloseConnection {
+                peer_id,
+                connection: CloseConnection::All,
+            } => out.push((peer_id, None)),
+            ToSwarm::CloseConnection {
+                peer_id,
+                connection: CloseConnection::One(id),
+            } => out.push((peer_id, Some(id))),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn blocked_ip_and_subnet_refuse_inbound() {
+    let (mut b, _, _) = gate(Config::default());
+    b.block_ip(ip("192.0.2.7")).unwrap();
+    b.block_subnet("198.51.100.0/24".parse().unwrap()).unwrap();
+    assert_eq!(
+        inbound(&mut b, "/ip4/192.0.2.7/tcp/1"),
+        Err(DenyReason::IpBlocked(ip("192.0.2.7")))
+    );
+    assert_eq!(
+        inbound(&mut b, "/ip4/198.51.100.200/tcp/1"),
+        Err(DenyReason::SubnetBlocked {
+            ip: ip("198.51.100.200"),
+            subnet: "198.51.100.0/24".parse().unwrap()
+        })
+    );
+    assert_eq!(inbound(&mut b, "/ip4/192.0.2.8/tcp/1"), Ok(()));
+    assert_eq!(inbound(&mut b, "/ip4/198.51.101.1/tcp/1"), Ok(()));
+    // Addresses without an IP cannot be judged by IP rules.
+    assert_eq!(inbound(&mut b, "/dns4/example.com/tcp/1"), Ok(()));
+
+    b.unblock_subnet("198.51.100.9/24".parse().unwrap())
+        .unwrap();
+    assert_eq!(inbound(&mut b, "/ip4/198.51.100.200/tcp/1"), Ok(()));
+}
+
+#[test]
+fn ipv4_mapped_ipv6_is_the_same_address() {
+    let (mut b, store, _) = gate(Config::default());
+    // Blocked in mapped form, refused in both forms, stored and listed as IPv4.
+    b.block_ip(ip("::ffff:192.0.2.7")).unwrap();
+    let blocked = Err(DenyReason::IpBlocked(ip("192.0.2.7")));
+    assert_eq!(inbound(&mut b, "/ip4/192.0.2.7/tcp/1"), blocked);
+    assert_eq!(inbound(&mut b, "/ip6/::ffff:192.0.2.7/tcp/1"), blocked);
+    assert_eq!(b.list_blocked_ips(), vec![ip("192.0.2.7")]);
+    assert_eq!(store.blocked_ips().unwrap(), vec![ip("192.0.2.7")]);
+
+    // A mapped subnet is the IPv4 subnet it denotes.
+    b.block_subnet("::ffff:10.0.0.0/104".parse().unwrap())
+        .unwrap();
+    assert_eq!(
+        b.list_blocked_subnets(),
+        vec!["10.0.0.0/8".parse().unwrap()]
+    );
+    assert!(matches!(
+        inbound(&mut b, "/ip4/10.20.30.40/tcp/1"),
+        Err(DenyReason::SubnetBlocked { .. })
+    ));
+    assert!(matches!(
+        inbound(&mut b, "/ip6/::ffff:10.20.30.40/tcp/1"),
+        Err(DenyReason::SubnetBlocked { .. })
+    ));
+
+    // An IPv4 ban covers the mapped form of the address.
+    b.ban_ip(ip("203.0.113.1"), START + 60).unwrap();
+    assert_eq!(
+        inbound(&mut b, "/ip6/::ffff:203.0.113.1/tcp/1"),
+        Err(DenyReason::IpBanned {
+            ip: ip("203.0.113.1"),
+            until: START + 60
+        })
+    );
+    assert!(b.is_ip_banned(ip("::ffff:203.0.113.1")));
+    // A native IPv6 address is not confused with anything.
+    assert_eq!(inbound(&mut b, "/ip6/2001:db8::1/tcp/1"), Ok(()));
+}
+
+#[test]
+fn peer_rules_apply_to_both_directions() {
+    let (mut b, _, _) = gate(Config::default());
+    let blocked = PeerId::random();
+    let banned = PeerId::random();
+    let fine = PeerId::random();
+    b.block_peer(blocked).unwrap();
+    b.ban_peer(banned, START + 10).unwrap();
+    let remote = "/ip4/192.0.2.1/tcp/1";
+    for peer in [blocked, banned] {
+        assert!(established_in(&mut b, peer, remote).is_err());
+        assert!(established_out(&mut b, peer, remote).is_err());
+        assert!(dial(&mut b, Some(peer), &[remote]).is_err());
+    }
+    assert_eq!(
+        dial(&mut b, Some(banned), &[]),
+        Err(DenyReason::PeerBanned {
+            peer: banned,
+            until: START + 10
+        })
+    );
+    assert_eq!(established_in(&mut b, fine, remote), Ok(()));
+    assert_eq!(established_out(&mut b, fine, remote), Ok(()));
+    assert_eq!(dial(&mut b, Some(fine), &[remote]), Ok(()));
+    assert!(b.is_peer_blocked(&blocked));
+    assert!(b.is_peer_banned(&banned));
+}
+
+#[test]
+fn dial_is_refused_if_any_address_is_denied() {
+    let (mut b, _, _) = gate(Config::default());
+    b.block_subnet("10.0.0.0/8".parse().unwrap()).unwrap();
+    let good = "/ip4/192.0.2.1/tcp/1";
+    let bad = "/ip4/10.1.1.1/tcp/1";
+    assert!(b.is_address_allowed(&addr(good)));
+    assert!(!b.is_address_allowed(&addr(bad)));
+    assert!(matches!(
+        dial(&mut b, None, &[good, bad]),
+        Err(DenyReason::SubnetBlocked { .. })
+    ));
+    assert!(matches!(
+        dial(&mut b, None, &[bad]),
+        Err(DenyReason::SubnetBlocked { .. })
+    ));
+    assert_eq!(
+        dial(&mut b, None, &[good, "/dns4/example.com/tcp/1"]),
+        Ok(())
+    );
+    // The address actually connected to is checked once established.
+    assert!(matches!(
+        established_out(&mut b, PeerId::random(), bad),
+        Err(DenyReason::SubnetBlocked { .. })
+    ));
+}
+
+#[test]
+fn min_score_gate() {
+    let config = Config::default().with_min_score(Some(-10.0));
+    let (mut b, _, _) = gate(config);
+    let remote = "/ip4/192.0.2.1/tcp/1";
+    let unknown = PeerId::random();
+    let good = PeerId::random();
+    let bad = PeerId::random();
+    let protected = PeerId::random();
+    b.report_score(good, 3.0).unwrap();
+    // Below the minimum but above the ban threshold: gated, not banned.
+    assert!(!b.report_score(bad, -10.5).unwrap());
+    assert!(!b.report_score(protected, -50.0).unwrap());
+    b.protect(protected);
+
+    // Unknown peers count as 0, like op-node's unknown score.
+    assert_eq!(established_in(&mut b, unknown, remote), Ok(()));
+    assert_eq!(established_in(&mut b, good, remote), Ok(()));
+    assert_eq!(dial(&mut b, Some(good), &[remote]), Ok(()));
+    let too_low = Err(DenyReason::ScoreTooLow {
+        peer: bad,
+        score: -10.5,
+        min: -10.0,
+    });
+    assert_eq!(established_in(&mut b, bad, remote), too_low);
+    assert_eq!(established_out(&mut b, bad, remote), too_low);
+    assert_eq!(dial(&mut b, Some(bad), &[remote]), too_low);
+    // The score does not matter before the peer is known.
+    assert_eq!(inbound(&mut b, remote), Ok(()));
+    assert_eq!(established_in(&mut b, protected, remote), Ok(()));
+    assert!(!b.is_peer_banned(&bad));
+
+    // A better score lets the peer in again.
+    b.report_score(bad, -9.0).unwrap();
+    assert_eq!(established_in(&mut b, bad, remote), Ok(()));
+
+    // A positive minimum refuses unknown peers.
+    let (mut strict, _, _) = gate(Config::default().with_min_score(Some(1.0)));
+    assert!(matches!(
+        established_in(&mut strict, unknown, remote),
+        Err(DenyReason::ScoreTooLow { score: 0.0, .. })
+    ));
+}
+
+#[test]
+fn min_score_gate_is_off_by_default() {
+    let (mut b, _, _) = gate(Config::default().with_ban_peers(false));
+    let peer = PeerId::random();
+    b.report_score(peer, -1000.0).unwrap();
+    assert_eq!(established_in(&mut b, peer, "/ip4/192.0.2.1/tcp/1"), Ok(()));
+}
+
+#[test]
+fn score_below_threshold_bans_and_disconnects() {
+    let (mut b, store, _) = gate(Config::default());
+    let low = PeerId::random();
+    let protected = PeerId::random();
+    let borderline = PeerId::random();
+    connect(&mut b, low, 1, "/ip4/192.0.2.1/tcp/1");
+    connect(&mut b, protected, 2, "/ip4/192.0.2.2/tcp/1");
+    b.protect(protected);
+
+    assert!(
+        !b.report_score(borderline, -100.0).unwrap(),
+        "threshold is strict"
+    );
+    assert!(!b.report_score(protected, -500.0).unwrap());
+    assert!(b.report_score(low, -100.5).unwrap());
+    // Already banned: not banned again (the ban is not extended).
+    assert!(!b.report_score(low, -200.0).unwrap());
+
+    let until = START + DEFAULT_BAN_DURATION.as_secs();
+    assert!(b.is_peer_banned(&low));
+    assert_eq!(store.peer_ban(&low).unwrap(), Some(until));
+    assert_eq!(b.list_peer_bans(), vec![(low, until)]);
+    assert!(!b.is_peer_banned(&protected));
+    assert!(!b.is_peer_banned(&borderline));
+    assert_eq!(store.peer_ban(&protected).unwrap(), None);
+    assert_eq!(closes(&mut b), vec![(low, None)]);
+
+    // With banning off, nothing is banned.
+    let (mut off, _, _) = gate(Config::default().with_ban_peers(false));
+    assert!(!off.report_score(low, -1000.0).unwrap());
+    assert!(!off.is_peer_banned(&low));
+}
+
+#[test]
+fn blocking_closes_matching_connections_only() {
+    let (mut b, _, _) = gate(Config::default());
+    let a = PeerId::random();
+    let c = PeerId::random();
+    connect(&mut b, a, 1, "/ip4/10.0.0.1/tcp/1");
+    connect(&mut b, a, 2, "/ip4/192.0.2.1/tcp/1");
+    connect(&mut b, c, 3, "/ip4/10.9.9.9/tcp/1");
+    assert!(closes(&mut b).is_empty());
+
+    b.block_subnet("10.0.0.0/8".parse().unwrap()).unwrap();
+    let mut closed = closes(&mut b);
+    closed.sort_by_key(|(_, id)| id.map(|id| format!("{id}")));
+    let mut expected = vec![
+        (a, Some(ConnectionId::new_unchecked(1))),
+        (c, Some(ConnectionId::new_unchecked(3))),
+    ];
+    expected.sort_by_key(|(_, id)| id.map(|id| format!("{id}")));
+    assert_eq!(closed, expected);
+
+    b.block_peer(a).unwrap();
+    assert_eq!(closes(&mut b), vec![(a, None)]);
+    // A peer that is not connected has nothing to close.
+    b.block_peer(PeerId::random()).unwrap();
+    assert!(closes(&mut b).is_empty());
+}
+
+#[test]
+fn expired_bans_lift_when_checked() {
+    let (mut b, store, clock) = gate(Config::default());
+    let peer = PeerId::random();
+    let remote = "/ip4/192.0.2.1/tcp/1";
+    b.ban_peer(peer, START + 10).unwrap();
+    b.ban_ip(ip("192.0.2.9"), START + 20).unwrap();
+    clock.advance(9);
+    assert!(established_in(&mut b, peer, remote).is_err());
+    clock.advance(1);
+    assert!(!b.is_peer_banned(&peer));
+    assert_eq!(established_in(&mut b, peer, remote), Ok(()));
+    assert_eq!(store.peer_ban(&peer).unwrap(), None);
+    assert_eq!(b.metrics().peer_unbans, 1);
+    assert_eq!(b.metrics().ip_unbans, 0);
+
+    clock.advance(10);
+    assert_eq!(inbound(&mut b, "/ip4/192.0.2.9/tcp/1"), Ok(()));
+    assert_eq!(store.ip_ban(ip("192.0.2.9")).unwrap(), None);
+    assert_eq!(b.metrics().ip_unbans, 1);
+    // Lifting happens once.
+    assert_eq!(inbound(&mut b, "/ip4/192.0.2.9/tcp/1"), Ok(()));
+    assert_eq!(b.metrics().ip_unbans, 1);
+}
+
+#[test]
+fn sweep_lifts_unchecked_bans() {
+    let (mut b, store, clock) = gate(Config::default());
+    let (p1, p2) = (PeerId::random(), PeerId::random());
+    b.ban_peer(p1, START + 5).unwrap();
+    b.ban_peer(p2, START + 50).unwrap();
+    b.ban_ip(ip("192.0.2.1"), START + 5).unwrap();
+    b.sweep_expired();
+    assert_eq!(b.metrics(), Metrics::default());
+
+    clock.advance(5);
+    b.sweep_expired();
+    assert_eq!(b.metrics().peer_unbans, 1);
+    assert_eq!(b.metrics().ip_unbans, 1);
+    assert_eq!(store.peer_ban(&p1).unwrap(), None);
+    assert_eq!(store.peer_ban(&p2).unwrap(), Some(START + 50));
+    assert_eq!(store.ip_ban(ip("192.0.2.1")).unwrap(), None);
+    assert_eq!(b.list_peer_bans(), vec![(p2, START + 50)]);
+    assert!(b.list_ip_bans().is_empty());
+}
+
+#[test]
+fn bans_loaded_from_the_store_expire_too() {
+    let clock = Arc::new(ManualClock::new(START));
+    let store = PeerStore::open_in_memory(StoreConfig::default(), clock.clone()).unwrap();
+    let peer = PeerId::random();
+    store.set_peer_ban(&peer, Some(START + 5)).unwrap();
+    store.set_ip_ban(ip("192.0.2.1"), Some(START - 1)).unwrap();
+    let mut b = Behaviour::new(store.clone(), Config::default()).unwrap();
+    assert!(b.is_peer_banned(&peer));
+    assert!(!b.is_ip_banned(ip("192.0.2.1")));
+    b.sweep_expired();
+    assert_eq!(b.metrics().ip_unbans, 1);
+    assert_eq!(store.ip_ban(ip("192.0.2.1")).unwrap(), None);
+    clock.advance(5);
+    b.sweep_expired();
+    assert_eq!(b.metrics().peer_unbans, 1);
+    assert!(store.peer_bans().unwrap().is_empty());
+}
+
+#[test]
+fn unblock_peer_clears_its_ban() {
+    let (mut b, store, _) = gate(Config::default());
+    let peer = PeerId::random();
+    b.block_peer(peer).unwrap();
+    b.ban_peer(peer, START + 100).unwrap();
+    b.unblock_peer(&peer).unwrap();
+    assert!(!b.is_peer_blocked(&peer));
+    assert!(!b.is_peer_banned(&peer));
+    assert!(store.blocked_peers().unwrap().is_empty());
+    assert_eq!(store.peer_ban(&peer).unwrap(), None);
+    assert_eq!(established_in(&mut b, peer, "/ip4/192.0.2.1/tcp/1"), Ok(()));
+}
+
+#[test]
+fn metrics_count_every_decision() {
+    let (mut b, _, _) = gate(Config::default());
+    let blocked = PeerId::random();
+    let fine = PeerId::random();
+    b.block_peer(blocked).unwrap();
+    b.block_ip(ip("192.0.2.66")).unwrap();
+    let ok = "/ip4/192.0.2.1/tcp/1";
+    let bad = "/ip4/192.0.2.66/tcp/1";
+
+    inbound(&mut b, ok).unwrap();
+    inbound(&mut b, bad).unwrap_err();
+    inbound(&mut b, bad).unwrap_err();
+    established_in(&mut b, fine, ok).unwrap();
+    established_in(&mut b, blocked, ok).unwrap_err();
+
+    dial(&mut b, Some(fine), &[ok]).unwrap();
+    dial(&mut b, None, &[ok]).unwrap();
+    dial(&mut b, Some(blocked), &[ok]).unwrap_err();
+    established_out(&mut b, fine, ok).unwrap();
+    established_out(&mut b, fine, bad).unwrap_err();
+
+    assert_eq!(
+        b.metrics(),
+        Metrics {
+            dials_allowed: 3,
+            dials_denied: 2,
+            accepts_allowed: 2,
+            accepts_denied: 3,
+            peer_unbans: 0,
+            ip_unbans: 0,
+        }
+    );
+}
+
+#[test]
+fn rules_are_loaded_at_construction() {
+    let clock = Arc::new(ManualClock::new(START));
+    let store = PeerStore::open_in_memory(StoreConfig::default(), clock).unwrap();
+    let peer = PeerId::random();
+    {
+        let mut b = Behaviour::new(store.clone(), Config::default()).unwrap();
+        b.block_peer(peer).unwrap();
+        b.block_ip(ip("192.0.2.1")).unwrap();
+        b.block_subnet("2001:db8::/32".parse().unwrap()).unwrap();
+        b.ban_ip(ip("192.0.2.2"), START + 60).unwrap();
+    }
+    let mut b = Behaviour::new(store, Config::default()).unwrap();
+    assert_eq!(b.list_blocked_peers(), vec![peer]);
+    assert_eq!(b.list_blocked_ips(), vec![ip("192.0.2.1")]);
+    assert_eq!(
+        b.list_blocked_subnets(),
+        vec!["2001:db8::/32".parse().unwrap()]
+    );
+    assert_eq!(b.list_ip_bans(), vec![(ip("192.0.2.2"), START + 60)]);
+    assert!(inbound(&mut b, "/ip6/2001:db8::5/tcp/1").is_err());
+    assert!(inbound(&mut b, "/ip4/192.0.2.2/tcp/1").is_err());
+}
