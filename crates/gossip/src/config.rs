@@ -200,7 +200,8 @@ impl Config {
     }
 
     /// Checks op-node's bounds (each mesh parameter in 1..=1000) and the ordering gossipsub
-    /// needs (Dlo ≤ D ≤ Dhi), and that every queue and the concurrency are non-zero.
+    /// needs (Dlo ≤ D ≤ Dhi), and that every queue, the concurrency and the timeout are
+    /// non-zero.
     pub fn validate(&self) -> Result<(), Error> {
         for (name, value) in [
             ("D", self.mesh_d),
@@ -227,6 +228,9 @@ impl Config {
             if value == 0 {
                 return Err(Error::Zero(name));
             }
+        }
+        if self.validation_timeout.is_zero() {
+            return Err(Error::Zero("validation timeout"));
         }
         Ok(())
     }
@@ -355,6 +359,12 @@ mod tests {
         assert!(matches!(
             Config::default().with_validation_concurrency(0).validate(),
             Err(Error::Zero(_))
+        ));
+        assert!(matches!(
+            Config::default()
+                .with_validation_timeout(Duration::ZERO)
+                .validate(),
+            Err(Error::Zero("validation timeout"))
         ));
         // A tiny mesh still builds: Dout shrinks to fit.
         let gs = Config::default()

@@ -1,15 +1,6 @@
 //! [`Driver`]: the gossip logic of the node's single swarm task. The task owns the swarm and
 //! calls the driver with each gossipsub event, each validation result, and each score tick; the
 //! application talks to the task through channels.
-//!
-//! ```text
-//! loop select! {
-//!     swarm event (gossipsub)   => driver.on_event(behaviour, event)
-//!     validation result         => driver.on_validation_result(behaviour, result)
-//!     every 15 s                => driver.on_score_tick(behaviour)
-//!     publish command           => driver.publish(behaviour, signer, envelope)
-//! }
-//! ```
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -50,6 +41,15 @@ pub struct Reported {
 /// The gossip half of the swarm task: forwards messages to the validation pipeline, answers
 /// gossipsub exactly once per message, delivers accepted blocks, publishes, and keeps scores in
 /// step with the score book.
+///
+/// ```text
+/// loop select! {
+///     swarm event (gossipsub)   => driver.on_event(behaviour, event)
+///     validation result         => driver.on_validation_result(behaviour, result)
+///     every 15 s                => driver.on_score_tick(behaviour)
+///     publish command           => driver.publish(behaviour, signer, envelope)
+/// }
+/// ```
 ///
 /// # Subscriber
 /// Accepted blocks go to the application's bounded channel with `try_send`: the swarm task

@@ -24,7 +24,7 @@ pub enum Error {
         /// Configured Dhi.
         dhi: usize,
     },
-    /// A queue size or the validation concurrency is zero.
+    /// A queue size, the validation concurrency or the validation timeout is zero.
     #[error("{0} must be positive")]
     Zero(&'static str),
     /// gossipsub rejected the router configuration.

@@ -1,30 +1,5 @@
 //! Peer-score parameters: op-node's "light" scoring (spec §3.2), plus invalid-delivery (P4)
 //! scoring on the blocks topics.
-//!
-//! # op-node's light scoring
-//! No topic is scored (op-node dropped topic scoring in May 2025), so a peer's gossipsub score is
-//! `1·app + (−35)·P6 + (−16)·P7`: the application score from the score book, IP colocation above
-//! 10 peers per IP, and the behaviour penalty above 6. Decay runs once per slot (the rollup
-//! block time, 2 s if unset) and scores of disconnected peers are kept 600 slots.
-//!
-//! # Difference: P4 on the blocks topics
-//! With no scored topic a REJECT costs the sender nothing in op-node, so a peer can flood forged
-//! blocks (each one a signature recovery) for free. We add, on by default and switchable off
-//! ([`crate::Config::invalid_message_scoring`]), a topic score on each of the four blocks
-//! topics with every term off except P4:
-//!
-//! - topic weight [`BLOCKS_TOPIC_WEIGHT`] = 1, P4 weight [`INVALID_MESSAGE_DELIVERIES_WEIGHT`]
-//!   = −2, so `k` rejected messages on one topic cost `−2·k²`: 1 → −2, 3 → −18 (below the gossip
-//!   threshold −10), 5 → −50 (below the publish and graylist thresholds −40: every RPC from the
-//!   peer is ignored, so it cannot even make us validate).
-//! - P4 decay [`INVALID_MESSAGE_DELIVERIES_DECAY_SLOTS`] = ScoreDecay(100 epochs) ≈ 0.99235 per
-//!   slot, the score-retention window, so that reconnecting does not wash the count out sooner.
-//!   After 5 quick rejects a peer stays graylisted ~14 slots (~29 s at 2 s blocks), below the
-//!   gossip threshold ~100 slots, and its count reaches zero after ~810 slots. Five rejects spread
-//!   evenly over one 60-slot window still add up to ≈ −32.
-//!
-//! An honest peer that relays one bad block loses 2 points, well above every threshold. This is
-//! local policy: scores are never sent on the wire, so it does not affect interop with op-node.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -122,7 +97,32 @@ pub fn blocks_topic_params() -> TopicScoreParams {
 }
 
 /// The peer-score parameters and thresholds for `config` on the chain `rollup`, or `None` when
-/// scoring is off.
+/// scoring is off ([`ScoringMode::None`]).
+///
+/// # op-node's light scoring
+/// No topic is scored (op-node dropped topic scoring in May 2025), so a peer's gossipsub score is
+/// `1·app + (−35)·P6 + (−16)·P7`: the application score from the score book, IP colocation above
+/// 10 peers per IP, and the behaviour penalty above 6. Decay runs once per slot (the rollup
+/// block time, 2 s if unset) and scores of disconnected peers are kept 600 slots.
+///
+/// # Difference: P4 on the blocks topics
+/// With no scored topic a REJECT costs the sender nothing in op-node, so a peer can flood forged
+/// blocks (each one a signature recovery) for free. We add, on by default and switchable off
+/// ([`crate::Config::invalid_message_scoring`]), a topic score on each of the four blocks
+/// topics with every term off except P4:
+///
+/// - topic weight [`BLOCKS_TOPIC_WEIGHT`] = 1, P4 weight [`INVALID_MESSAGE_DELIVERIES_WEIGHT`]
+///   = −2, so `k` rejected messages on one topic cost `−2·k²`: 1 → −2, 3 → −18 (below the gossip
+///   threshold −10), 5 → −50 (below the publish and graylist thresholds −40: every RPC from the
+///   peer is ignored, so it cannot even make us validate).
+/// - P4 decay [`INVALID_MESSAGE_DELIVERIES_DECAY_SLOTS`] = ScoreDecay(100 epochs) ≈ 0.99235 per
+///   slot, the score-retention window, so that reconnecting does not wash the count out sooner.
+///   After 5 quick rejects a peer stays graylisted ~14 slots (~29 s at 2 s blocks), below the
+///   gossip threshold ~100 slots, and its count reaches zero after ~810 slots. Five rejects spread
+///   evenly over one 60-slot window still add up to ≈ −32.
+///
+/// An honest peer that relays one bad block loses 2 points, well above every threshold. This is
+/// local policy: scores are never sent on the wire, so it does not affect interop with op-node.
 pub fn peer_score_params(
     config: &Config,
     rollup: &RollupConfig,

@@ -1,25 +1,5 @@
 //! The validation pipeline: validation off the swarm task, with bounded queueing and
 //! concurrency, a timeout, and panic isolation. Every request gets exactly one result.
-//!
-//! ```text
-//!  swarm task ──try_submit──▶ [queue: validation_queue_size] ──▶ worker
-//!      ▲                                                          │ one permit per running check
-//!      │                                                          ▼ (validation_concurrency)
-//!      └──── [results: queue + concurrency] ◀── spawn_blocking(catch_unwind(validate)) + timeout
-//! ```
-//!
-//! - A full queue is the driver's problem: [`ValidationPipeline::try_submit`] fails at once and
-//!   the driver ignores the message (op-node's pubsub drops it as "throttled", also without
-//!   penalty). The swarm task never waits on validation.
-//! - The worker takes a permit before it takes a request, so waiting messages stay in the
-//!   bounded queue, visible to `try_submit`.
-//! - A check runs on tokio's blocking pool (it is CPU-bound, ~0.5 ms for a 120 KB block) and
-//!   keeps its permit until it really ends, so a check that outlives its timeout still counts
-//!   against the concurrency. A check that finishes in time releases its permit only once its
-//!   result is queued: a full results channel slows validation down instead of piling up
-//!   results, and with a concurrency of 1 results come out in arrival order.
-//! - Timeout: ignore ([`Reason::Timeout`]). Panic: reject ([`Reason::Panic`]), as op-node's
-//!   `guardGossipValidator`.
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
@@ -79,6 +59,26 @@ impl ValidationResult {
 /// receiver returned by [`ValidationPipeline::spawn`].
 ///
 /// The pipeline task ends when every handle is dropped and the queue has drained.
+///
+/// ```text
+///  swarm task ──try_submit──▶ [queue: validation_queue_size] ──▶ worker
+///      ▲                                                          │ one permit per running check
+///      │                                                          ▼ (validation_concurrency)
+///      └──── [results: queue + concurrency] ◀── spawn_blocking(catch_unwind(validate)) + timeout
+/// ```
+///
+/// - A full queue is the driver's problem: [`ValidationPipeline::try_submit`] fails at once and
+///   the driver ignores the message (op-node's pubsub drops it as "throttled", also without
+///   penalty). The swarm task never waits on validation.
+/// - The worker takes a permit before it takes a request, so waiting messages stay in the
+///   bounded queue, visible to `try_submit`.
+/// - A check runs on tokio's blocking pool (it is CPU-bound, ~0.5 ms for a 120 KB block) and
+///   keeps its permit until it really ends, so a check that outlives its timeout still counts
+///   against the concurrency. A check that finishes in time releases its permit only once its
+///   result is queued: a full results channel slows validation down instead of piling up
+///   results, and with a concurrency of 1 results come out in arrival order.
+/// - Timeout: ignore ([`Reason::Timeout`]). Panic: reject ([`Reason::Panic`]), as op-node's
+///   `guardGossipValidator`.
 #[derive(Debug, Clone)]
 pub struct ValidationPipeline {
     requests: mpsc::Sender<ValidationRequest>,

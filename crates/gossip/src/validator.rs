@@ -1,25 +1,5 @@
 //! The blocks validator: op-node's `BuildBlocksValidator` rules in op-node's order (spec §2),
 //! stateless checks first, then the per-height record.
-//!
-//! # Order and cost
-//! Cheap checks run first and the first failing rule in op-node's order is reported:
-//! 1. size and snappy (rules 1–4), then an unset signer (rule 6, ignore), before any hashing;
-//! 2. the signature (rule 6): keccak over the body and one ecrecover;
-//! 3. decoding (7), the timestamp window (8–9), the block hash (10: the transactions trie and
-//!    the header) and the version rules (11–19), stopping at the first failure, so a stale
-//!    block never pays for the trie;
-//! 4. the per-height record (20), last, so only fully valid blocks are recorded.
-//!
-//! Small messages run 2 then 3 one after the other and skip 3 when the signature fails, exactly
-//! as op-node. From [`PARALLEL_VERIFY_MIN_BYTES`] (16 KiB) on, 2 and 3 run on two cores at once
-//! (they share no data): a forged large block then costs a decode and a trie root on the second
-//! core, but a valid block is verified in about 0.7× the single-core time. The reported rule is
-//! the same either way, since rule 6 precedes rules 7–19.
-//!
-//! # Differences from op-node
-//! - The per-height record is checked and updated under one lock, so exactly 6 distinct blocks
-//!   per height pass; op-node can let "a few more" through under concurrency.
-//! - As in op-node, each topic has its own record (op-node builds one validator per topic).
 
 use std::{
     sync::{Mutex, PoisonError},
@@ -49,6 +29,26 @@ pub trait Validate: Send + Sync + 'static {
 }
 
 /// op-node's blocks validator for one chain.
+///
+/// # Order and cost
+/// Cheap checks run first and the first failing rule in op-node's order is reported:
+/// 1. size and snappy (rules 1–4), then an unset signer (rule 6, ignore), before any hashing;
+/// 2. the signature (rule 6): keccak over the body and one ecrecover;
+/// 3. decoding (7), the timestamp window (8–9), the block hash (10: the transactions trie and
+///    the header) and the version rules (11–19), stopping at the first failure, so a stale
+///    block never pays for the trie;
+/// 4. the per-height record (20), last, so only fully valid blocks are recorded.
+///
+/// Small messages run 2 then 3 one after the other and skip 3 when the signature fails, exactly
+/// as op-node. From [`PARALLEL_VERIFY_MIN_BYTES`] (16 KiB) on, 2 and 3 run on two cores at once
+/// (they share no data): a forged large block then costs a decode and a trie root on the second
+/// core, but a valid block is verified in about 0.7× the single-core time. The reported rule is
+/// the same either way, since rule 6 precedes rules 7–19.
+///
+/// # Differences from op-node
+/// - The per-height record is checked and updated under one lock, so exactly 6 distinct blocks
+///   per height pass; op-node can let "a few more" through under concurrency.
+/// - As in op-node, each topic has its own record (op-node builds one validator per topic).
 #[derive(Debug)]
 pub struct Validator {
     rollup: RollupConfig,
