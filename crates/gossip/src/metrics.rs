@@ -1,8 +1,5 @@
 //! Metrics hooks: what the gossip layer counts, without a metrics library and without per-peer
 //! labels (labels are bounded: outcome and reason).
-//!
-//! The node implements [`Metrics`] on its prometheus registry later; [`GossipCounters`] is a
-//! ready in-memory implementation it can read from, and tests use.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -12,6 +9,10 @@ use std::{
 use crate::verdict::{Outcome, Reason};
 
 /// Events the gossip layer reports. Every method defaults to doing nothing.
+///
+/// The node implements it on its prometheus registry later; [`GossipCounters`] is a ready
+/// in-memory implementation it can read from (and tests use). Labels stay bounded: outcome and
+/// reason, never a peer.
 pub trait Metrics: Send + Sync + 'static {
     /// One message was validated (or answered without validation: queue full, pipeline gone),
     /// taking `elapsed` from the start of validation (zero when it never started).

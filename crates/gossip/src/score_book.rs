@@ -1,8 +1,5 @@
 //! The score book contract: where the application score comes from and where gossip score
 //! snapshots go (op-node's `scorer`, `SnapshotHook` and score book, spec §3.2, §5, §6).
-//!
-//! The node implements [`ScoreBook`] on its persistent peer store (op-p2p-peerstore); this crate
-//! does not depend on it. [`MemoryScoreBook`] is for tests and embedding.
 
 use std::{
     collections::HashMap,
@@ -13,6 +10,10 @@ use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 
 /// Application scores in, gossip score snapshots out.
+///
+/// The node implements it on its persistent peer store (op-p2p-peerstore, RocksDB); this crate
+/// does not depend on the store. [`MemoryScoreBook`] is for tests and embedding,
+/// [`NoopScoreBook`] for no scores at all. [`crate::Driver::on_score_tick`] calls it every 15 s.
 ///
 /// Called from the swarm task, so both methods must be quick (an in-memory cache in front of
 /// any storage).
