@@ -1,0 +1,157 @@
+//! OP Stack block gossip on rust-libp2p gossipsub, behaving as op-node does on the wire.
+//!
+//! - [`Config`]: op-node's gossip settings and defaults, and the gossipsub router config built
+//!   from them ([`Config::gossipsub_config`]: D 8 / Dlo 6 / Dhi 12 / Dlazy 6, 500 ms heartbeat,
+//!   24 s fanout TTL, history 12/3, 65 s seen cache, no flood publish, no PX, 10 MiB messages,
+//!   anonymous messages with strict no-sign validation, manual validation, op-node's
+//!   topic-bound [`gossip_message_id`]).
+//! - [`new_behaviour`]: the gossipsub [`Behaviour`] with the allow-list of the four blocks
+//!   topics ([`subscription_filter`]), op-node's "light" peer scoring ([`peer_score_params`]) and
+//!   a subscription to every blocks topic.
+//! - [`Validator`]: every rule of op-node's blocks validator in op-node's order, with op-node's
+//!   outcome ([`Outcome`]) and a typed [`Reason`]; time is an argument. The expected signer is an
+//!   [`UnsafeBlockSigner`] that can be rotated at run time.
+//! - [`ValidationPipeline`]: validation off the swarm task, bounded (queue 256, 4 at once), with
+//!   a 3 s timeout (ignore) and panic isolation (reject).
+//! - [`Driver`]: what the node's swarm task calls: it feeds the pipeline, answers gossipsub
+//!   exactly once per message, delivers accepted blocks to the application's bounded channel,
+//!   publishes ([`Publisher`]) and syncs scores with a [`ScoreBook`] every 15 s.
+//! - [`Metrics`]: counters by outcome and reason and validation durations, no per-peer labels.
+//!
+//! # Bird's eye view
+//! ```text
+//!              ┌──────────────── swarm task (node) ────────────────┐
+//!  network ──▶ │ gossipsub::Behaviour ──Event──▶ Driver::on_event   │ ──try_submit──▶ ValidationPipeline
+//!              │        ▲   report_message_validation_result        │                 (4 workers, Validator)
+//!              │        └──── Driver::on_validation_result ◀────────│◀── results ─────────┘
+//!              └───────────────────────────────┬────────────────────┘
+//!                                              └──▶ mpsc (peer, envelope) ──▶ application
+//! ```
+//!
+//! # Example
+//! Validate a block the way a node does, then see the per-height rule.
+//! ```
+//! use std::time::Duration;
+//!
+//! use op_p2p_gossip::{Outcome, Reason, UnsafeBlockSigner, Validator};
+//! use op_p2p_types::{
+//!     B256, BlockSigner, ExecutionPayload, ExecutionPayloadEnvelope, PayloadVersion,
+//!     RollupConfig, SignedBlockMessage,
+//! };
+//!
+//! let rollup = RollupConfig { l2_chain_id: 10, block_time: 2, ..Default::default() };
+//! let key = BlockSigner::new(B256::repeat_byte(1))?;
+//! let validator = Validator::new(
+//!     rollup,
+//!     UnsafeBlockSigner::new(key.address()),
+//!     Duration::from_secs(60),
+//! );
+//!
+//! let mut block = ExecutionPayloadEnvelope {
+//!     parent_beacon_block_root: None,
+//!     execution_payload: ExecutionPayload {
+//!         block_number: 7,
+//!         timestamp: 1_700_000_000,
+//!         ..Default::default()
+//!     },
+//! };
+//! block.execution_payload.block_hash = block.compute_block_hash()?;
+//! let data = SignedBlockMessage::sign(&key, 10, &block).encode();
+//!
+//! let now = 1_700_000_001;
+//! let verdict = validator.validate_message(PayloadVersion::V1, &data, now);
+//! assert_eq!(verdict.outcome(), Outcome::Accept);
+//! assert_eq!(verdict.envelope, Some(block));
+//!
+//! let again = validator.validate_message(PayloadVersion::V1, &data, now);
+//! assert_eq!(again.reason, Some(Reason::DuplicateBlock));
+//! assert_eq!(again.outcome(), Outcome::Ignore);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Where we differ from op-node
+//! - **P4 scoring** (on by default, [`Config::invalid_message_scoring`]): op-node scores no
+//!   topic, so a peer flooding forged blocks loses nothing. We score invalid deliveries on the
+//!   four blocks topics (weight −2 per topic, squared count, 100-epoch decay: 5 rejects put a
+//!   peer below the −40 graylist threshold); see [`peer_score`](crate::peer_score_params).
+//!   Local policy only: scores never go on the wire.
+//! - **Exact per-height limit**: the record is checked and updated under one lock, so exactly 6
+//!   distinct blocks per height pass (op-node: "a few more" under races).
+//! - **The timeout is enforced**: op-node's 3 s validator timeout has no effect because its
+//!   validator ignores the context; ours ignores a message after 3 s.
+//! - **Refusing mis-versioned publishes**: [`Publisher`] refuses a payload whose layout is not
+//!   the one scheduled at its timestamp instead of publishing it for every peer to reject.
+//! - **Score snapshots carry the total only**: rust-libp2p's gossipsub reports a peer's total
+//!   score, not its components, so [`GossipScores`] components stay 0.
+//! - **Queues**: go-libp2p-pubsub's validate queue (256) and per-peer outbound queue (256) map
+//!   to [`Config::validation_queue_size`] and gossipsub's connection-handler queue; its global
+//!   validate throttle (512) has no separate equivalent (at most queue + concurrency
+//!   validations are in flight). IDONTWANT's 3-heartbeat TTL and floodsub support have no
+//!   rust-libp2p knob; op-node peers negotiate meshsub anyway.
+//!
+//! Matching op-node where the written spec differs: the topic-bound message id, the signature
+//! checked before decoding, Jovian's non-zero `blobGasUsed`, 6 blocks per height, and the zero
+//! signer giving ignore.
+//!
+//! # Feature flags
+//! - `test-utils`: [`test_utils`], in-process test networks on libp2p-swarm-test's memory
+//!   transport and block builders.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod behaviour;
+mod clock;
+mod config;
+mod driver;
+mod error;
+mod metrics;
+mod peer_score;
+mod pipeline;
+mod publisher;
+mod score_book;
+mod seen;
+mod signer;
+mod validator;
+mod verdict;
+
+#[cfg(any(test, feature = "test-utils"))]
+pub mod test_utils;
+
+/// The libp2p types this API is written in, re-exported so dependents need no version matching.
+pub use libp2p_gossipsub as gossipsub;
+pub use libp2p_identity::PeerId;
+
+pub use self::{
+    behaviour::{Behaviour, blocks_topic_hashes, new_behaviour, subscription_filter, topic_hash},
+    clock::{Clock, SystemClock},
+    config::{
+        Config, DEFAULT_MESH_D, DEFAULT_MESH_DHI, DEFAULT_MESH_DLAZY, DEFAULT_MESH_DLO,
+        DEFAULT_PEER_OUTBOUND_QUEUE_SIZE, DEFAULT_TIMESTAMP_THRESHOLD,
+        DEFAULT_VALIDATION_CONCURRENCY, DEFAULT_VALIDATION_QUEUE_SIZE, DEFAULT_VALIDATION_TIMEOUT,
+        DIRECT_CONNECT_TICKS, FANOUT_TTL, GOSSIP_FACTOR, GOSSIP_RETRANSMISSION,
+        GRAFT_FLOOD_THRESHOLD, HEARTBEAT_INITIAL_DELAY, HEARTBEAT_INTERVAL, HISTORY_GOSSIP,
+        HISTORY_LENGTH, IDONTWANT_MESSAGE_THRESHOLD, IWANT_FOLLOWUP_TIME, MAX_IHAVE_LENGTH,
+        MAX_IHAVE_MESSAGES, MAX_MESH_PARAMETER, MESH_DOUT, MESH_DSCORE, OPPORTUNISTIC_GRAFT_PEERS,
+        OPPORTUNISTIC_GRAFT_TICKS, PRUNE_BACKOFF, SCORE_INSPECT_INTERVAL, SEEN_MESSAGES_TTL,
+        UNSUBSCRIBE_BACKOFF, gossip_message_id,
+    },
+    driver::{Delivery, Driver, Reported},
+    error::Error,
+    metrics::{DURATION_BUCKETS, GossipCounters, Metrics, NoopMetrics},
+    peer_score::{
+        ACCEPT_PX_THRESHOLD, APP_SPECIFIC_WEIGHT, BEHAVIOUR_PENALTY_DECAY_SLOTS,
+        BEHAVIOUR_PENALTY_THRESHOLD, BEHAVIOUR_PENALTY_WEIGHT, BLOCKS_TOPIC_WEIGHT, DECAY_TO_ZERO,
+        DEFAULT_SLOT, EPOCH_SLOTS, GOSSIP_THRESHOLD, GRAYLIST_THRESHOLD,
+        INVALID_MESSAGE_DELIVERIES_DECAY_SLOTS, INVALID_MESSAGE_DELIVERIES_WEIGHT,
+        IP_COLOCATION_FACTOR_THRESHOLD, IP_COLOCATION_FACTOR_WEIGHT, OPPORTUNISTIC_GRAFT_THRESHOLD,
+        PUBLISH_THRESHOLD, RETAIN_SCORE_SLOTS, ScoringMode, blocks_topic_params, peer_score_params,
+        score_decay, slot, thresholds,
+    },
+    pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
+    publisher::Publisher,
+    score_book::{GossipScores, MemoryScoreBook, NoopScoreBook, ScoreBook, TopicScores},
+    seen::{MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS, SeenBlocks},
+    signer::UnsafeBlockSigner,
+    validator::{MAX_FUTURE_DRIFT_SECS, Validate, Validator},
+    verdict::{Outcome, Reason, Verdict},
+};

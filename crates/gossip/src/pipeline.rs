@@ -1,0 +1,213 @@
+//! The validation pipeline: validation off the swarm task, with bounded queueing and
+//! concurrency, a timeout, and panic isolation. Every request gets exactly one result.
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use libp2p_gossipsub::{MessageAcceptance, MessageId, TopicHash};
+use libp2p_identity::PeerId;
+use op_p2p_types::ExecutionPayloadEnvelope;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::{
+    clock::Clock,
+    config::Config,
+    metrics::Metrics,
+    validator::Validate,
+    verdict::{Outcome, Reason, Verdict},
+};
+
+/// One message to validate, as gossipsub handed it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationRequest {
+    /// The gossipsub message id (op-node's topic-bound id).
+    pub message_id: MessageId,
+    /// The peer that forwarded the message to us.
+    pub source: PeerId,
+    /// The topic it arrived on.
+    pub topic: TopicHash,
+    /// The raw message data (snappy compressed).
+    pub data: Vec<u8>,
+}
+
+/// The answer for one [`ValidationRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationResult {
+    /// The message id of the request.
+    pub message_id: MessageId,
+    /// The peer that forwarded the message.
+    pub source: PeerId,
+    /// Accept, ignore or reject.
+    pub outcome: Outcome,
+    /// Why it was not accepted.
+    pub reason: Option<Reason>,
+    /// The block, for accepted messages only.
+    pub envelope: Option<ExecutionPayloadEnvelope>,
+}
+
+impl ValidationResult {
+    /// The result as gossipsub takes it.
+    pub fn acceptance(&self) -> MessageAcceptance {
+        self.outcome.into()
+    }
+}
+
+/// The handle to a running validation pipeline: submits requests. Results come out of the
+/// receiver returned by [`ValidationPipeline::spawn`].
+///
+/// The pipeline task ends when every handle is dropped and the queue has drained.
+///
+/// ```text
+///  swarm task ──try_submit──▶ [queue: validation_queue_size] ──▶ worker
+///      ▲                                                          │ one permit per running check
+///      │                                                          ▼ (validation_concurrency)
+///      └──── [results: queue + concurrency] ◀── spawn_blocking(catch_unwind(validate)) + timeout
+/// ```
+///
+/// - A full queue is the driver's problem: [`ValidationPipeline::try_submit`] fails at once and
+///   the driver ignores the message (op-node's pubsub drops it as "throttled", also without
+///   penalty). The swarm task never waits on validation.
+/// - The worker takes a permit before it takes a request, so waiting messages stay in the
+///   bounded queue, visible to `try_submit`.
+/// - A check runs on tokio's blocking pool (it is CPU-bound, ~0.5 ms for a 120 KB block) and
+///   keeps its permit until it really ends, so a check that outlives its timeout still counts
+///   against the concurrency. A check that finishes in time releases its permit only once its
+///   result is queued: a full results channel slows validation down instead of piling up
+///   results, and with a concurrency of 1 results come out in arrival order.
+/// - Timeout: ignore ([`Reason::Timeout`]). Panic: reject ([`Reason::Panic`]), as op-node's
+///   `guardGossipValidator`.
+#[derive(Debug, Clone)]
+pub struct ValidationPipeline {
+    requests: mpsc::Sender<ValidationRequest>,
+}
+
+impl ValidationPipeline {
+    /// Spawns the pipeline on the current tokio runtime (which needs its time driver enabled):
+    /// `validator` checks each message at the time `clock` tells, with the queue size,
+    /// concurrency and timeout of `config`. Returns the submit handle and the results.
+    pub fn spawn<V: Validate, C: Clock>(
+        validator: Arc<V>,
+        clock: C,
+        metrics: Arc<dyn Metrics>,
+        config: &Config,
+    ) -> (Self, mpsc::Receiver<ValidationResult>) {
+        let concurrency = config.validation_concurrency.max(1);
+        let queue = config.validation_queue_size.max(1);
+        let (requests, request_rx) = mpsc::channel(queue);
+        // Room for every queued and running request, so workers rarely wait on the swarm task.
+        let (result_tx, results) = mpsc::channel(queue + concurrency);
+        let worker = Worker {
+            validator,
+            clock: Arc::new(clock),
+            metrics,
+            timeout: config.validation_timeout,
+            results: result_tx,
+        };
+        tokio::spawn(worker.run(request_rx, concurrency));
+        (Self { requests }, results)
+    }
+
+    /// Queues `request` without waiting. Fails with [`Reason::QueueFull`] when the queue is
+    /// full and [`Reason::PipelineClosed`] when the pipeline has stopped; the request is then
+    /// dropped and the caller answers gossipsub itself.
+    pub fn try_submit(&self, request: ValidationRequest) -> Result<(), Reason> {
+        self.requests.try_send(request).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Reason::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => Reason::PipelineClosed,
+        })
+    }
+
+    /// Queues `request`, waiting for room. Fails with [`Reason::PipelineClosed`] when the
+    /// pipeline has stopped. For callers other than the swarm task (benches, tools).
+    pub async fn submit(&self, request: ValidationRequest) -> Result<(), Reason> {
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_| Reason::PipelineClosed)
+    }
+}
+
+struct Worker<V, C> {
+    validator: Arc<V>,
+    clock: Arc<C>,
+    metrics: Arc<dyn Metrics>,
+    timeout: Duration,
+    results: mpsc::Sender<ValidationResult>,
+}
+
+impl<V: Validate, C: Clock> Worker<V, C> {
+    async fn run(self, mut requests: mpsc::Receiver<ValidationRequest>, concurrency: usize) {
+        let permits = Arc::new(Semaphore::new(concurrency));
+        let this = Arc::new(self);
+        loop {
+            // The semaphore is never closed, so this only fails if that changes.
+            let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                break;
+            };
+            let Some(request) = requests.recv().await else {
+                break;
+            };
+            tokio::spawn(Arc::clone(&this).validate_one(request, permit));
+        }
+    }
+
+    async fn validate_one(
+        self: Arc<Self>,
+        request: ValidationRequest,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let ValidationRequest {
+            message_id,
+            source,
+            topic,
+            data,
+        } = request;
+        let started = Instant::now();
+        let now = self.clock.now();
+        let validator = Arc::clone(&self.validator);
+        // The check hands its permit back with the verdict, and the permit is released only
+        // once the result is queued: with a concurrency of 1, results leave in arrival order.
+        // A check that times out keeps its permit until it really ends.
+        let check = tokio::task::spawn_blocking(move || {
+            let verdict = catch_unwind(AssertUnwindSafe(|| validator.validate(&topic, &data, now)));
+            (verdict, permit)
+        });
+        let mut permit = None;
+        let verdict = match tokio::time::timeout(self.timeout, check).await {
+            Ok(Ok((verdict, returned))) => {
+                permit = Some(returned);
+                verdict.unwrap_or_else(|_panic| Verdict::failed(Reason::Panic))
+            }
+            // Panics are caught inside; a join error means the runtime is shutting down.
+            Ok(Err(join)) if join.is_panic() => Verdict::failed(Reason::Panic),
+            Ok(Err(_cancelled)) => Verdict::failed(Reason::PipelineClosed),
+            Err(_elapsed) => Verdict::failed(Reason::Timeout),
+        };
+        let outcome = verdict.outcome();
+        if let Some(reason) = verdict.reason {
+            tracing::debug!(
+                target: "gossip::validation",
+                message_id = %message_id,
+                peer = %source,
+                %outcome,
+                %reason,
+                "block message not accepted"
+            );
+        }
+        self.metrics
+            .record_validation(outcome, verdict.reason, started.elapsed());
+        let result = ValidationResult {
+            message_id,
+            source,
+            outcome,
+            reason: verdict.reason,
+            envelope: verdict.envelope.filter(|_| outcome == Outcome::Accept),
+        };
+        // A closed channel means the driver is gone, and with it gossipsub: nobody to answer.
+        let _ = self.results.send(result).await;
+        drop(permit);
+    }
+}

@@ -1,0 +1,317 @@
+//! The validation pipeline and the driver: exactly one result per message, bounded queueing
+//! and concurrency, timeouts, panics, and delivery.
+
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+    mpsc as std_mpsc,
+};
+
+use libp2p_gossipsub::{self as gossipsub, MessageId, TopicHash};
+use libp2p_identity::PeerId;
+use op_p2p_gossip::{
+    Config, Driver, GossipCounters, NoopMetrics, NoopScoreBook, Outcome, Publisher, Reason,
+    Validate, ValidationPipeline, ValidationRequest, Verdict, new_behaviour,
+    test_utils::{CHAIN_ID, NOW, block, rollup, within},
+    topic_hash,
+};
+use op_p2p_types::{BlocksTopic, PayloadVersion};
+use tokio::sync::mpsc;
+
+use crate::common::{other_key, signed, signed_by, validator};
+
+fn v4_topic() -> TopicHash {
+    topic_hash(BlocksTopic::new(CHAIN_ID, PayloadVersion::V4))
+}
+
+fn request(i: u8, data: Vec<u8>) -> ValidationRequest {
+    ValidationRequest {
+        message_id: MessageId::new(&[i]),
+        source: PeerId::random(),
+        topic: v4_topic(),
+        data,
+    }
+}
+
+/// A stand-in validator that reports each start and then waits to be released, tracking how
+/// many checks run at once.
+struct Gate {
+    running: AtomicUsize,
+    max_running: AtomicUsize,
+    started: mpsc::Sender<()>,
+    release: Mutex<std_mpsc::Receiver<()>>,
+}
+
+impl Gate {
+    fn new() -> (Arc<Self>, mpsc::Receiver<()>, std_mpsc::Sender<()>) {
+        let (started, started_rx) = mpsc::channel(64);
+        let (release, release_rx) = std_mpsc::channel();
+        let gate = Self {
+            running: AtomicUsize::new(0),
+            max_running: AtomicUsize::new(0),
+            started,
+            release: Mutex::new(release_rx),
+        };
+        (Arc::new(gate), started_rx, release)
+    }
+}
+
+impl Validate for Gate {
+    fn validate(&self, _topic: &TopicHash, _data: &[u8], _now: u64) -> Verdict {
+        let running = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_running.fetch_max(running, Ordering::SeqCst);
+        // Checks run on tokio's blocking pool, where a blocking send is allowed.
+        let _ = self.started.blocking_send(());
+        // Released one check at a time; a dropped sender releases everyone.
+        let _ = self.release.lock().unwrap().recv();
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        Verdict::failed(Reason::DuplicateBlock)
+    }
+}
+
+/// Waits for the next check to start.
+async fn started(rx: &mut mpsc::Receiver<()>) {
+    within("a check to start", rx.recv()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_gets_exactly_one_result() {
+    let counters = Arc::new(GossipCounters::new());
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        Arc::new(validator()),
+        || NOW,
+        counters.clone(),
+        &Config::default(),
+    );
+    let messages = [
+        signed(&block(1, NOW, 1)),
+        signed(&block(1, NOW, 1)), // a duplicate block
+        signed_by(&other_key(), &block(2, NOW, 1)),
+        vec![1, 2, 3],
+        signed(&block(3, NOW, 1)),
+    ];
+    for (i, data) in messages.iter().enumerate() {
+        pipeline
+            .submit(request(i as u8, data.clone()))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    for _ in 0..messages.len() {
+        let result = within("result", results.recv()).await.unwrap();
+        assert_eq!(result.envelope.is_some(), result.outcome == Outcome::Accept);
+        seen.push((result.message_id.0[0], result.outcome, result.reason));
+    }
+    seen.sort_by_key(|(i, ..)| *i);
+    let outcomes: Vec<_> = seen.iter().map(|(_, o, _)| *o).collect();
+    // Messages 0 and 1 carry the same block; whichever is checked second is the duplicate.
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Accept).count(),
+        2
+    );
+    assert_eq!(seen[2].2, Some(Reason::WrongSigner));
+    assert_eq!(seen[3].2, Some(Reason::TooSmall), "declares 1 byte");
+    assert_eq!(seen[4].1, Outcome::Accept);
+    assert!(
+        seen[..2]
+            .iter()
+            .any(|(_, _, r)| *r == Some(Reason::DuplicateBlock))
+    );
+    assert_eq!(
+        counters.outcome(Outcome::Accept)
+            + counters.outcome(Outcome::Reject)
+            + counters.outcome(Outcome::Ignore),
+        5
+    );
+    // Nothing more comes out once the handle is gone.
+    drop(pipeline);
+    assert!(within("pipeline end", results.recv()).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_is_bounded() {
+    let (gate, mut started_rx, release) = Gate::new();
+    let config = Config::default().with_validation_concurrency(2);
+    let (pipeline, mut results) =
+        ValidationPipeline::spawn(gate.clone(), || NOW, Arc::new(NoopMetrics), &config);
+    for i in 0..5 {
+        pipeline.submit(request(i, vec![])).await.unwrap();
+    }
+    // Two checks are running and held.
+    started(&mut started_rx).await;
+    started(&mut started_rx).await;
+    for _ in 0..5 {
+        release.send(()).unwrap();
+    }
+    for _ in 0..5 {
+        let result = within("result", results.recv()).await.unwrap();
+        assert_eq!(result.reason, Some(Reason::DuplicateBlock));
+    }
+    assert_eq!(gate.max_running.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_is_refused_at_once() {
+    let (gate, mut started_rx, release) = Gate::new();
+    let config = Config::default()
+        .with_validation_concurrency(1)
+        .with_validation_queue_size(1);
+    let (pipeline, mut results) =
+        ValidationPipeline::spawn(gate, || NOW, Arc::new(NoopMetrics), &config);
+    pipeline.try_submit(request(0, vec![])).unwrap();
+    started(&mut started_rx).await;
+    // The worker holds the only permit, so the next request waits in the queue…
+    pipeline.try_submit(request(1, vec![])).unwrap();
+    // …and the one after finds it full.
+    assert_eq!(
+        pipeline.try_submit(request(2, vec![])),
+        Err(Reason::QueueFull)
+    );
+    drop(release);
+    for _ in 0..2 {
+        within("result", results.recv()).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_check_is_ignored_after_the_timeout() {
+    let (gate, _started, release) = Gate::new();
+    let config = Config::default().with_validation_timeout(std::time::Duration::from_millis(50));
+    let counters = Arc::new(GossipCounters::new());
+    let (pipeline, mut results) =
+        ValidationPipeline::spawn(gate, || NOW, counters.clone(), &config);
+    pipeline.submit(request(0, vec![])).await.unwrap();
+    let result = within("result", results.recv()).await.unwrap();
+    assert_eq!(result.outcome, Outcome::Ignore);
+    assert_eq!(result.reason, Some(Reason::Timeout));
+    assert_eq!(counters.reason(Reason::Timeout), 1);
+    drop(release);
+}
+
+struct Panics;
+
+impl Validate for Panics {
+    fn validate(&self, _topic: &TopicHash, _data: &[u8], _now: u64) -> Verdict {
+        panic!("a bug in a check");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_check_is_rejected_and_the_pipeline_survives() {
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        Arc::new(Panics),
+        || NOW,
+        Arc::new(NoopMetrics),
+        &Config::default(),
+    );
+    for i in 0..2 {
+        pipeline.submit(request(i, vec![])).await.unwrap();
+    }
+    for _ in 0..2 {
+        let result = within("result", results.recv()).await.unwrap();
+        assert_eq!(result.outcome, Outcome::Reject);
+        assert_eq!(result.reason, Some(Reason::Panic));
+    }
+}
+
+fn message_event(i: u8, data: Vec<u8>) -> gossipsub::Event {
+    gossipsub::Event::Message {
+        propagation_source: PeerId::random(),
+        message_id: MessageId::new(&[i]),
+        message: gossipsub::Message {
+            source: None,
+            data,
+            sequence_number: None,
+            topic: v4_topic(),
+        },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_answers_every_message_once_and_delivers_accepted_blocks() {
+    let config = Config::default()
+        .with_validation_concurrency(1)
+        .with_validation_queue_size(1);
+    let mut behaviour = new_behaviour(&config, &rollup()).unwrap();
+    let counters = Arc::new(GossipCounters::new());
+    let (pipeline, mut results) =
+        ValidationPipeline::spawn(Arc::new(validator()), || NOW, counters.clone(), &config);
+    let (deliveries_tx, mut deliveries) = mpsc::channel(1);
+    let mut driver = Driver::new(
+        pipeline,
+        Publisher::new(rollup()),
+        deliveries_tx,
+        Arc::new(NoopScoreBook),
+        counters.clone(),
+    );
+    // Three messages into a queue of one with one worker: at least the third may be refused at
+    // once; every message is answered exactly once either way.
+    let mut reports = Vec::new();
+    for i in 0..3 {
+        let event = message_event(i, signed(&block(u64::from(i) + 1, NOW, 1)));
+        reports.extend(driver.on_event(&mut behaviour, event));
+    }
+    while driver.pending() > 0 {
+        let result = within("result", results.recv()).await.unwrap();
+        reports.extend(driver.on_validation_result(&mut behaviour, result));
+    }
+    let mut ids: Vec<u8> = reports.iter().map(|r| r.message_id.0[0]).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [0, 1, 2]);
+    for r in &reports {
+        assert!(
+            r.reason.is_none() || r.reason == Some(Reason::QueueFull),
+            "{r:?}"
+        );
+        // The behaviour never received these messages from the network.
+        assert!(!r.in_cache);
+    }
+    let accepted = reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Accept)
+        .count() as u64;
+    assert!(accepted >= 1);
+    assert_eq!(counters.reported_not_in_cache(), 3);
+    // The channel holds one block; the rest were dropped and counted, never waited on.
+    let (_, first) = deliveries.try_recv().unwrap();
+    assert!(first.execution_payload.block_number <= 3);
+    assert_eq!(counters.delivered(), 1);
+    assert_eq!(counters.delivery_dropped(), accepted - 1);
+    // A result for a message not pending is dropped, not reported twice.
+    let stale = op_p2p_gossip::ValidationResult {
+        message_id: MessageId::new(&[0]),
+        source: PeerId::random(),
+        outcome: Outcome::Accept,
+        reason: None,
+        envelope: None,
+    };
+    assert_eq!(driver.on_validation_result(&mut behaviour, stale), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_answers_pending_messages_when_the_pipeline_stops() {
+    let (gate, mut started_rx, release) = Gate::new();
+    let config = Config::default();
+    let mut behaviour = new_behaviour(&config, &rollup()).unwrap();
+    let (pipeline, _results) =
+        ValidationPipeline::spawn(gate, || NOW, Arc::new(NoopMetrics), &config);
+    let (deliveries_tx, _deliveries) = mpsc::channel(1);
+    let mut driver = Driver::new(
+        pipeline,
+        Publisher::new(rollup()),
+        deliveries_tx,
+        Arc::new(NoopScoreBook),
+        Arc::new(NoopMetrics),
+    );
+    assert_eq!(
+        driver.on_event(&mut behaviour, message_event(7, vec![])),
+        None
+    );
+    started(&mut started_rx).await;
+    let reports = driver.on_pipeline_closed(&mut behaviour);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].outcome, Outcome::Ignore);
+    assert_eq!(reports[0].reason, Some(Reason::PipelineClosed));
+    assert_eq!(driver.pending(), 0);
+    drop(release);
+}

@@ -1,0 +1,68 @@
+//! The command line (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use op_p2p_types::{Address, BlocksTopic};
+
+/// The OP Stack P2P node.
+#[derive(Debug, Parser)]
+#[command(name = "op-p2p", version, about)]
+pub(crate) struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Block gossip tools.
+    #[command(subcommand)]
+    Gossip(GossipCommand),
+}
+
+/// `op-p2p gossip …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum GossipCommand {
+    /// Validate blocks-topic messages as op-node does and print one JSON object per message.
+    ///
+    /// Messages are gossip `data` in hex (snappy compressed, `0x` optional), from --hex,
+    /// --file or stdin, one per line. Several messages run in order through the stateful
+    /// rules too (repeats, the per-height limit).
+    Validate(ValidateArgs),
+}
+
+/// Arguments of `op-p2p gossip validate`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("chain").required(true).args(["rollup_config", "chain_id"])))]
+pub(crate) struct ValidateArgs {
+    /// op-node rollup.json: chain id and hardfork schedule (Jovian).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rollup_config: Option<PathBuf>,
+    /// L2 chain id, when there is no rollup config (Jovian then only via --jovian-active).
+    #[arg(long, value_name = "N")]
+    pub(crate) chain_id: Option<u64>,
+    /// The topic the messages arrived on, `/optimism/<chain id>/<0-3>/blocks`.
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) topic: BlocksTopic,
+    /// The unsafe block signer address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) signer: Address,
+    /// The validation time, unix seconds.
+    #[arg(long, value_name = "UNIX")]
+    pub(crate) now: u64,
+    /// Treat Jovian as active (non-zero blobGasUsed allowed), whatever the rollup config says.
+    #[arg(long)]
+    pub(crate) jovian_active: bool,
+    /// How far in the past a block's timestamp may lie, seconds (op-node
+    /// p2p.gossip.timestamp.threshold).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub(crate) timestamp_threshold: u64,
+    /// One message, hex.
+    #[arg(long, value_name = "HEX", conflicts_with = "file")]
+    pub(crate) hex: Option<String>,
+    /// A file of messages, one hex per line.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+}
