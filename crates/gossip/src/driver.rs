@@ -6,6 +6,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use libp2p_gossipsub::{Event, MessageId};
 use libp2p_identity::PeerId;
+use op_p2p_peerstore::GossipScores;
 use op_p2p_types::{BlockSigner, ExecutionPayloadEnvelope, SIGNATURE_LEN};
 use tokio::sync::mpsc;
 
@@ -15,7 +16,7 @@ use crate::{
     metrics::Metrics,
     pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
     publisher::Publisher,
-    score_book::{GossipScores, ScoreBook},
+    score_book::ScoreBook,
     verdict::{Outcome, Reason},
 };
 

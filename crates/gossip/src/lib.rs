@@ -82,7 +82,7 @@
 //! - **Refusing mis-versioned publishes**: [`Publisher`] refuses a payload whose layout is not
 //!   the one scheduled at its timestamp instead of publishing it for every peer to reject.
 //! - **Score snapshots carry the total only**: rust-libp2p's gossipsub reports a peer's total
-//!   score, not its components, so [`GossipScores`] components stay 0.
+//!   score, not its components, so [`GossipScores`](op_p2p_peerstore::GossipScores) components stay 0.
 //! - **Queues**: go-libp2p-pubsub's validate queue (256) and per-peer outbound queue (256) map
 //!   to [`Config::validation_queue_size`] and gossipsub's connection-handler queue; its global
 //!   validate throttle (512) has no separate equivalent (at most queue + concurrency
@@ -149,7 +149,7 @@ pub use self::{
     },
     pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
     publisher::Publisher,
-    score_book::{GossipScores, MemoryScoreBook, NoopScoreBook, ScoreBook, TopicScores},
+    score_book::{MemoryScoreBook, NoopScoreBook, ScoreBook},
     seen::{MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS, SeenBlocks},
     signer::UnsafeBlockSigner,
     validator::{MAX_FUTURE_DRIFT_SECS, Validate, Validator},

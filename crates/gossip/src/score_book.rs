@@ -7,13 +7,13 @@ use std::{
 };
 
 use libp2p_identity::PeerId;
-use serde::{Deserialize, Serialize};
+use op_p2p_peerstore::{GossipScores, PeerStore};
+use tracing::warn;
 
 /// Application scores in, gossip score snapshots out.
 ///
-/// The node implements it on its persistent peer store (op-p2p-peerstore, RocksDB); this crate
-/// does not depend on the store. [`MemoryScoreBook`] is for tests and embedding,
-/// [`NoopScoreBook`] for no scores at all. [`crate::Driver::on_score_tick`] calls it every 15 s.
+/// [`PeerStore`] implements it on RocksDB (the node's score book, which survives restarts);
+/// [`MemoryScoreBook`] is for tests and embedding, [`NoopScoreBook`] for no scores at all. [`crate::Driver::on_score_tick`] calls it every 15 s.
 ///
 /// Called from the swarm task, so both methods must be quick (an in-memory cache in front of
 /// any storage).
@@ -25,42 +25,6 @@ pub trait ScoreBook: Send + Sync + 'static {
     /// Stores a snapshot of the peer's gossip score (op-node writes `gossip` in the score book
     /// every 15 s; banning acts on [`GossipScores::total`]).
     fn record_gossip_scores(&self, peer: &PeerId, scores: GossipScores);
-}
-
-/// The per-topic part of a gossip score snapshot, op-node's `TopicScores` (JSON names as in the
-/// score book).
-///
-/// rust-libp2p's gossipsub exposes only a peer's total score, not its components, so these stay
-/// zero. In op-node they are zero too: it scores no topic.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TopicScores {
-    /// P1: time in mesh.
-    pub time_in_mesh: f64,
-    /// P2: first message deliveries.
-    pub first_message_deliveries: f64,
-    /// P3: mesh message deliveries.
-    pub mesh_message_deliveries: f64,
-    /// P4: invalid message deliveries.
-    pub invalid_message_deliveries: f64,
-}
-
-/// A gossip score snapshot, op-node's `GossipScores` (JSON names as in the score book).
-///
-/// Only [`Self::total`] is filled in: rust-libp2p 0.50's gossipsub reports the total and no
-/// components. The components are kept so the score book's records stay op-node's shape.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct GossipScores {
-    /// The gossipsub score: app score, IP colocation and behaviour penalty (and, here, P4).
-    pub total: f64,
-    /// The blocks topics' components, summed over topics.
-    pub blocks: TopicScores,
-    /// P6: IP colocation factor.
-    #[serde(rename = "IPColocationFactor")]
-    pub ip_colocation_factor: f64,
-    /// P7: behavioural penalty.
-    #[serde(rename = "behavioralPenalty")]
-    pub behavioural_penalty: f64,
 }
 
 /// A score book with no scores: every application score is 0 and snapshots are dropped.
@@ -119,31 +83,50 @@ impl ScoreBook for MemoryScoreBook {
     }
 }
 
+/// The persistent score book: application scores from the request-response counters, gossip
+/// snapshots written back so banning and restarts see them. A store error cannot be returned to
+/// gossipsub's scoring, so it is logged and the peer scored neutrally (0) for this round.
+impl ScoreBook for PeerStore {
+    fn app_score(&self, peer: &PeerId) -> f64 {
+        Self::app_score(self, peer).unwrap_or_else(|error| {
+            warn!(target: "op_p2p::gossip", %peer, %error, "reading the application score");
+            0.0
+        })
+    }
+
+    fn record_gossip_scores(&self, peer: &PeerId, scores: GossipScores) {
+        if let Err(error) = self.set_gossip_scores(peer, &scores) {
+            warn!(target: "op_p2p::gossip", %peer, %error, "storing the gossip score snapshot");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use op_p2p_peerstore::{Config, ManualClock, ReqRespEvent};
+
     use super::*;
 
     #[test]
-    fn json_is_op_nodes() {
-        let scores = GossipScores {
-            total: -2.5,
-            ..Default::default()
-        };
-        let json = serde_json::to_value(scores).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({
-                "total": -2.5,
-                "blocks": {
-                    "timeInMesh": 0.0,
-                    "firstMessageDeliveries": 0.0,
-                    "meshMessageDeliveries": 0.0,
-                    "invalidMessageDeliveries": 0.0
-                },
-                "IPColocationFactor": 0.0,
-                "behavioralPenalty": 0.0
-            })
+    fn peer_store_supplies_app_scores_and_keeps_snapshots() {
+        let store = PeerStore::open_in_memory(Config::default(), Arc::new(ManualClock::new(1_000)))
+            .unwrap();
+        let peer = PeerId::random();
+        assert_eq!(ScoreBook::app_score(&store, &peer), 0.0);
+        store
+            .record_req_resp(&peer, ReqRespEvent::RejectedPayload)
+            .unwrap();
+        assert_eq!(ScoreBook::app_score(&store, &peer), -20.0);
+        store.record_gossip_scores(
+            &peer,
+            GossipScores {
+                total: -7.5,
+                ..Default::default()
+            },
         );
+        assert_eq!(store.peer_score(&peer).unwrap(), -7.5);
     }
 
     #[test]
