@@ -1,9 +1,17 @@
-//! The command line (clap derive).
+//! The command line (clap derive): `op-p2p node`, `op-p2p devnet`, `op-p2p gossip validate`.
+
+mod devnet_flags;
+mod node_flags;
 
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use op_p2p_types::{Address, BlocksTopic};
+
+pub(crate) use self::{
+    devnet_flags::DevnetArgs,
+    node_flags::{NodeArgs, Scoring},
+};
 
 /// The OP Stack P2P node.
 #[derive(Debug, Parser)]
@@ -17,6 +25,10 @@ pub(crate) struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Runs a node: op-node's P2P flags and `OP_NODE_P2P_*` environment variables.
+    Node(Box<NodeArgs>),
+    /// Runs a local devnet of node processes on 127.0.0.1 (no configuration needed).
+    Devnet(DevnetArgs),
     /// Block gossip tools.
     #[command(subcommand)]
     Gossip(GossipCommand),

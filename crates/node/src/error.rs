@@ -4,9 +4,54 @@ use std::{io, path::PathBuf};
 
 use op_p2p_types::RollupConfigError;
 
-/// A command failure; the message is one line.
+use crate::{
+    config::ConfigError, devnet::DevnetError, identity::IdentityError, payload_store::StoreError,
+    swarm::SwarmError,
+};
+
+/// A command failure; the message is one line and names the flag or file at fault.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
+    /// A refused setting.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The node key.
+    #[error("node key (--p2p.priv.path / --p2p.priv.raw): {0}")]
+    Identity(#[from] IdentityError),
+    /// The database does not open.
+    #[error("--p2p.peerstore.path {location}: {source}")]
+    Database {
+        /// The path, or `memory`.
+        location: String,
+        /// Why.
+        source: op_p2p_peerstore::Error,
+    },
+    /// The payload store does not open or fails.
+    #[error("--p2p.peerstore.path: {0}")]
+    PayloadStore(#[from] StoreError),
+    /// Gating could not load its rules.
+    #[error("gating: {0}")]
+    Gating(#[from] op_p2p_gating::Error),
+    /// Gossip could not be set up.
+    #[error("gossip: {0}")]
+    Gossip(#[from] op_p2p_gossip::Error),
+    /// The swarm could not be built.
+    #[error("swarm: {0}")]
+    Swarm(#[from] SwarmError),
+    /// The listen address is taken or unusable.
+    #[error("--p2p.listen.ip/--p2p.listen.tcp: cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The async runtime does not start.
+    #[error("cannot start the tokio runtime: {0}")]
+    Runtime(io::Error),
+    /// The devnet failed.
+    #[error("devnet: {0}")]
+    Devnet(#[from] DevnetError),
     /// The rollup config file cannot be read.
     #[error("cannot read rollup config {path}: {source}")]
     ReadRollupConfig {

@@ -38,6 +38,7 @@ pub struct Config {
     gc_max_deletes_per_run: usize,
     gc_max_scanned_per_run: usize,
     sync_writes: bool,
+    extra_column_families: Vec<String>,
 }
 
 impl Default for Config {
@@ -51,6 +52,7 @@ impl Default for Config {
             gc_max_deletes_per_run: DEFAULT_GC_MAX_DELETES_PER_RUN,
             gc_max_scanned_per_run: DEFAULT_GC_MAX_SCANNED_PER_RUN,
             sync_writes: false,
+            extra_column_families: Vec::new(),
         }
     }
 }
@@ -120,6 +122,21 @@ impl Config {
         self
     }
 
+    /// Column families the store creates and opens next to its books, for a caller that keeps
+    /// its own data in the same database (the node's payload store), so one RocksDB instance,
+    /// one write-ahead log and one lock cover everything the node persists. The store never
+    /// reads or writes them; the caller reaches them through
+    /// [`PeerStore::db`](crate::PeerStore::db). A name the store uses itself fails the open
+    /// with [`Error::ReservedColumnFamily`](crate::Error::ReservedColumnFamily).
+    pub fn with_extra_column_families<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra_column_families = names.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The slot: the application-score decay interval.
     pub fn block_time(&self) -> Duration {
         self.block_time
@@ -167,6 +184,11 @@ impl Config {
     /// Whether every write is fsynced.
     pub fn sync_writes(&self) -> bool {
         self.sync_writes
+    }
+
+    /// The caller's column families, see [`Self::with_extra_column_families`].
+    pub fn extra_column_families(&self) -> &[String] {
+        &self.extra_column_families
     }
 }
 

@@ -30,6 +30,11 @@ pub enum Error {
     /// after a successful open.
     #[error("column family {0} is missing")]
     MissingColumnFamily(&'static str),
+    /// An extra column family (see
+    /// [`Config::with_extra_column_families`](crate::Config::with_extra_column_families)) has a
+    /// name the store uses for its own books, or RocksDB's `default`.
+    #[error("column family name {0:?} is reserved by the peer store")]
+    ReservedColumnFamily(String),
     /// A value to store is larger than its record format allows.
     #[error("{what}: {len} exceeds the limit of {max}")]
     LimitExceeded {

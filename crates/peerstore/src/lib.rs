@@ -50,6 +50,12 @@
 //! decode is logged, [counted](PeerStore::decode_failures) and skipped, never a panic and never
 //! a reason not to open. The crate README has the byte layouts.
 //!
+//! # Sharing the database
+//! A node keeps other data (the payload store) in the same database, so one write-ahead log
+//! and one lock cover everything it persists: it names its own column families with
+//! [`Config::with_extra_column_families`] and reaches them through [`PeerStore::db`], writing
+//! with [`PeerStore::write_options`]. [`PeerStore::flush`] is the clean-shutdown step.
+//!
 //! # Durability
 //! Every write is in RocksDB's write-ahead log when the call returns (handed to the operating
 //! system, not fsynced): it survives the process crashing or being killed with SIGKILL, which
@@ -101,6 +107,10 @@ pub use self::{
     },
     store::PeerStore,
 };
+
+/// The RocksDB binding of [`PeerStore::db`], re-exported so a caller with its own column
+/// families needs no version matching.
+pub use rocksdb;
 
 /// Re-exported so callers need no version matching with libp2p.
 pub use libp2p_core::Multiaddr;

@@ -12,8 +12,8 @@ use std::{
 };
 
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, DB, DEFAULT_COLUMN_FAMILY_NAME, Env, IteratorMode,
-    LogLevel, Options, WriteBatch, WriteOptions,
+    ColumnFamily, ColumnFamilyDescriptor, DB, DEFAULT_COLUMN_FAMILY_NAME, Env, FlushOptions,
+    IteratorMode, LogLevel, Options, WriteBatch, WriteOptions,
 };
 use tracing::{debug, warn};
 
@@ -75,6 +75,8 @@ struct Inner {
     /// Where the next GC run resumes; also serialises GC runs.
     gc_cursor: Mutex<GcCursor>,
     decode_failures: AtomicU64,
+    /// Every column family the database was opened with, for [`PeerStore::flush`].
+    cf_names: Vec<String>,
 }
 
 impl fmt::Debug for Inner {
@@ -144,6 +146,15 @@ impl PeerStore {
             .chain(Book::ALL.iter().map(|book| book.cf_name()))
             .map(str::to_owned)
             .collect();
+        let reserved = names.len();
+        for name in config.extra_column_families() {
+            if name == DEFAULT_COLUMN_FAMILY_NAME || names[..reserved].contains(name) {
+                return Err(Error::ReservedColumnFamily(name.clone()));
+            }
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
         for name in existing {
             if name != DEFAULT_COLUMN_FAMILY_NAME && !names.contains(&name) {
                 names.push(name);
@@ -167,6 +178,7 @@ impl PeerStore {
                 write_lock: Mutex::new(()),
                 gc_cursor: Mutex::new(GcCursor::default()),
                 decode_failures: AtomicU64::new(0),
+                cf_names: names,
             }),
         })
     }
@@ -195,6 +207,43 @@ impl PeerStore {
         self.inner.decode_failures.load(Ordering::Relaxed)
     }
 
+    /// The RocksDB database, for the [extra column families](Config::with_extra_column_families)
+    /// of a caller that keeps its own data next to the peer store's. The books' column families
+    /// are the store's alone: writing them behind its back breaks its invariants.
+    pub fn db(&self) -> &DB {
+        &self.inner.db
+    }
+
+    /// Write options matching the store's own writes ([`Config::with_sync_writes`]), for
+    /// callers writing their extra column families with the same durability.
+    pub fn write_options(&self) -> WriteOptions {
+        // The WAL stays on (the default): a returned write has been handed to the operating
+        // system, so it survives a process crash. `sync` adds an fsync for power loss.
+        let mut opts = WriteOptions::default();
+        opts.set_sync(self.inner.config.sync_writes());
+        opts
+    }
+
+    /// Flushes every column family's memtable to SST files and syncs the write-ahead log: the
+    /// clean-shutdown step, so the next open replays no log and nothing depends on the page
+    /// cache. Writes are already crash-safe without it (see the crate docs on durability). An
+    /// in-memory store has nothing to flush.
+    pub fn flush(&self) -> Result<(), Error> {
+        if matches!(self.inner.location, Location::Memory) {
+            return Ok(());
+        }
+        let db = &self.inner.db;
+        db.flush_wal(true)?;
+        let cfs: Vec<&ColumnFamily> = self
+            .inner
+            .cf_names
+            .iter()
+            .filter_map(|n| db.cf_handle(n))
+            .collect();
+        db.flush_cfs_opt(&cfs, &FlushOptions::default())?;
+        Ok(())
+    }
+
     // --- primitives the books use ---
 
     pub(crate) fn cf(&self, book: Book) -> Result<&ColumnFamily, Error> {
@@ -202,10 +251,6 @@ impl PeerStore {
             .db
             .cf_handle(book.cf_name())
             .ok_or_else(|| Error::MissingColumnFamily(book.cf_name()))
-    }
-
-    pub(crate) fn db(&self) -> &DB {
-        &self.inner.db
     }
 
     /// Serialises writers; see [`Inner::write_lock`]. The lock guards no data, so a panic
@@ -223,14 +268,6 @@ impl PeerStore {
             .gc_cursor
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write_options(&self) -> WriteOptions {
-        // The WAL stays on (the default): a returned write has been handed to the operating
-        // system, so it survives a process crash. `sync` adds an fsync for power loss.
-        let mut opts = WriteOptions::default();
-        opts.set_sync(self.inner.config.sync_writes());
-        opts
     }
 
     /// Writes `record` under `key`. The caller holds [`Self::write_guard`].

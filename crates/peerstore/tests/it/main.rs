@@ -6,6 +6,7 @@
 mod corruption;
 mod durability;
 mod expiry;
+mod extra_column_families;
 mod round_trip;
 
 use std::{path::Path, sync::Arc};

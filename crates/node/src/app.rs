@@ -1,0 +1,328 @@
+//! [`App`]: the node's application side, on its own task. It owns the payload store and talks
+//! to the swarm task only through a [`NodeHandle`]:
+//!
+//! - accepted gossip blocks go into the payload store (the gap-fill seam watches what they do
+//!   to the unsafe head);
+//! - every 2·block_time the gap check hands a missing range to the gap filler;
+//! - in sequencer mode, a block every block time: built, stored, signed and published;
+//! - control commands from stdin;
+//! - the status file.
+
+use std::{future::Future, path::PathBuf, time::Duration};
+
+use op_p2p_gossip::Delivery;
+use op_p2p_peerstore::PeerStore;
+use op_p2p_types::ExecutionPayloadEnvelope;
+use tokio::{
+    sync::mpsc,
+    time::{Instant, MissedTickBehavior, interval, sleep_until},
+};
+use tracing::{debug, error, info, warn};
+
+use crate::{
+    block_ref::BlockRef,
+    control::{self, ControlCommand},
+    gap::{GapFillError, GapTrigger},
+    handle::NodeHandle,
+    payload_store::{Inserted, Origin, PayloadStore},
+    rollup::Chain,
+    sequencer::build_payload,
+    status::{
+        self, BanStatus, BlockStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS, ScoreStatus,
+        Status,
+    },
+    wall_clock::{instant_at_unix, now_ms},
+};
+
+/// The tracing target of the application side.
+const TARGET: &str = "op_p2p::app";
+
+/// The application side's state.
+#[derive(Debug)]
+pub(crate) struct App {
+    /// The swarm task.
+    pub(crate) handle: NodeHandle,
+    /// The payload store.
+    pub(crate) payloads: PayloadStore,
+    /// The peer store (the score book, for control reports and the status).
+    pub(crate) peer_store: PeerStore,
+    /// The chain.
+    pub(crate) chain: Chain,
+    /// Accepted gossip blocks.
+    pub(crate) deliveries: mpsc::Receiver<Delivery>,
+    /// Sequencer mode: the last block to produce (`None`: no limit).
+    pub(crate) sequencer: Option<Option<u64>>,
+    /// Control commands, with `--control-stdin`.
+    pub(crate) control: Option<mpsc::Receiver<ControlCommand>>,
+    /// Where the status goes.
+    pub(crate) status_file: Option<PathBuf>,
+    /// The local peer id, for the status.
+    pub(crate) peer_id: String,
+    /// Gap ranges the filler refused this run (no sync client).
+    pub(crate) gaps_unfilled: u64,
+}
+
+impl App {
+    /// Runs until `shutdown` resolves, a control `shutdown` arrives, or stdin closes (with
+    /// `--control-stdin`); writes the status a last time.
+    pub(crate) async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut gap = GapTrigger::new(self.chain.rollup.block_time);
+        let mut gap_tick = interval(gap.interval());
+        let mut status_tick = interval(STATUS_INTERVAL);
+        gap_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        status_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut control = self.control.take();
+        let mut deliveries_open = true;
+        loop {
+            let next_block = self.next_block_due();
+            tokio::select! {
+                () = &mut shutdown => break,
+                delivery = self.deliveries.recv(), if deliveries_open => match delivery {
+                    Some((peer, envelope)) => {
+                        debug!(target: TARGET, %peer, number = envelope.execution_payload.block_number, "gossip block");
+                        self.store(&envelope, Origin::Gossip);
+                    }
+                    None => deliveries_open = false,
+                },
+                () = sleep_until(next_block.unwrap_or_else(far_future)), if next_block.is_some() => {
+                    self.produce().await;
+                }
+                _ = gap_tick.tick() => self.check_gap(&mut gap).await,
+                _ = status_tick.tick() => self.write_status().await,
+                command = recv(&mut control) => match command {
+                    Some(ControlCommand::Shutdown) | None => {
+                        control::answer("ok shutdown");
+                        break;
+                    }
+                    Some(command) => self.on_control(command).await,
+                },
+            }
+        }
+        self.write_status().await;
+    }
+
+    /// Stores a payload; logs what it did to the head.
+    fn store(&self, envelope: &ExecutionPayloadEnvelope, origin: Origin) {
+        let number = envelope.execution_payload.block_number;
+        let hash = envelope.execution_payload.block_hash;
+        match self.payloads.insert(envelope, origin, now_ms()) {
+            Ok(Inserted::Extended { head }) => info!(
+                target: TARGET,
+                number, %hash, origin = origin.as_str(), head = head.number,
+                "new unsafe head"
+            ),
+            Ok(Inserted::Ahead) => info!(
+                target: TARGET,
+                number, %hash, origin = origin.as_str(), head = self.payloads.head().number,
+                "block above the unsafe head: gap"
+            ),
+            Ok(other) => debug!(target: TARGET, number, %hash, outcome = ?other, "stored"),
+            Err(error) => error!(target: TARGET, number, %error, "cannot store a payload"),
+        }
+    }
+
+    /// When the sequencer's next block is due, if sequencing.
+    fn next_block_due(&self) -> Option<Instant> {
+        let last = self.sequencer?;
+        let head = self.payloads.head();
+        let next = head.number.checked_add(1)?;
+        if last.is_some_and(|last| next > last) {
+            return None;
+        }
+        let timestamp = self.chain.rollup.timestamp_for_block(next)?;
+        Some(instant_at_unix(timestamp))
+    }
+
+    /// Builds the next block on the head, stores it, signs and publishes it.
+    async fn produce(&self) {
+        let head = self.payloads.head();
+        let envelope = match build_payload(&self.chain.rollup, &head) {
+            Some(Ok(envelope)) => envelope,
+            Some(Err(error)) => {
+                error!(target: TARGET, %error, "cannot build a block");
+                return;
+            }
+            None => return,
+        };
+        let block = BlockRef::of(&envelope);
+        self.store(&envelope, Origin::Local);
+        match self.handle.publish(envelope).await {
+            Ok(Ok(())) => info!(
+                target: TARGET,
+                number = block.number, hash = %block.hash, "published block"
+            ),
+            Ok(Err(error)) => warn!(
+                target: TARGET,
+                number = block.number, %error, "block stored but not published"
+            ),
+            Err(error) => warn!(target: TARGET, %error, "cannot reach the swarm task"),
+        }
+    }
+
+    /// op-node's `checkForGapInUnsafeQueue`: a block waiting more than one above the head
+    /// means the range between them is requested.
+    async fn check_gap(&mut self, trigger: &mut GapTrigger) {
+        let gap = match self.payloads.gap() {
+            Ok(gap) => gap,
+            Err(error) => {
+                warn!(target: TARGET, %error, "cannot read the gap");
+                return;
+            }
+        };
+        let Some(request) = trigger.check(gap) else {
+            return;
+        };
+        match self.handle.request_range(request.start, request.end).await {
+            Ok(Ok(scheduled)) => {
+                if request.new {
+                    info!(
+                        target: TARGET,
+                        start = request.start.number, end = request.end.number, scheduled,
+                        "requested missing blocks"
+                    );
+                }
+            }
+            Ok(Err(error @ GapFillError::Unavailable)) => {
+                if request.new {
+                    self.gaps_unfilled += 1;
+                    warn!(
+                        target: TARGET,
+                        start = request.start.number, end = request.end.number,
+                        missing = request.missing(), %error,
+                        "cannot fill the gap below a gossip block"
+                    );
+                }
+            }
+            Ok(Err(error)) => warn!(target: TARGET, %error, "gap request refused"),
+            Err(error) => warn!(target: TARGET, %error, "cannot reach the swarm task"),
+        }
+    }
+
+    async fn on_control(&self, command: ControlCommand) {
+        match command {
+            ControlCommand::Ban { peer, duration } => {
+                match self.handle.ban_peer(peer, duration).await {
+                    Ok(Ok(until)) => {
+                        self.write_status().await;
+                        control::answer(&format!("ok ban {peer} {until}"));
+                    }
+                    Ok(Err(error)) => control::answer(&format!("error ban {peer}: {error}")),
+                    Err(error) => control::answer(&format!("error ban {peer}: {error}")),
+                }
+            }
+            ControlCommand::Report { peer, event } => {
+                match self.peer_store.record_req_resp(&peer, event) {
+                    Ok(_) => {
+                        self.write_status().await;
+                        control::answer(&format!("ok report {peer}"));
+                    }
+                    Err(error) => control::answer(&format!("error report {peer}: {error}")),
+                }
+            }
+            ControlCommand::Shutdown => {}
+        }
+    }
+
+    async fn write_status(&self) {
+        let Some(path) = &self.status_file else {
+            return;
+        };
+        match self.status().await {
+            Ok(status) => {
+                if let Err(error) = status::write(path, &status) {
+                    warn!(target: TARGET, path = %path.display(), %error, "cannot write the status file");
+                }
+            }
+            Err(error) => debug!(target: TARGET, %error, "no status"),
+        }
+    }
+
+    async fn status(&self) -> Result<Status, Box<dyn std::error::Error>> {
+        let network = self.handle.snapshot().await?;
+        let head = self.payloads.head();
+        let blocks = self.payloads.recent_entries(STATUS_MAX_BLOCKS)?;
+        let head_entry = blocks.iter().find(|e| e.block.number == head.number);
+        let counts = self.payloads.counts();
+        let scores = self
+            .peer_store
+            .all_peer_scores()?
+            .into_iter()
+            .map(|(peer, s)| ScoreStatus {
+                peer: peer.to_string(),
+                gossip_total: s.gossip.total,
+                app: s.req_resp.app_score(),
+            })
+            .collect();
+        let now = self.peer_store.now();
+        Ok(Status {
+            peer_id: self.peer_id.clone(),
+            pid: std::process::id(),
+            chain_id: self.chain.rollup.l2_chain_id,
+            role: if self.sequencer.is_some() {
+                "sequencer"
+            } else {
+                "verifier"
+            }
+            .into(),
+            listen_addrs: network
+                .listen_addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            sync: "unavailable".into(),
+            head: BlockStatus {
+                number: head.number,
+                hash: head.hash.to_string(),
+                origin: head_entry.map_or("genesis", |e| e.origin.as_str()).into(),
+                received_ms: head_entry.map_or(0, |e| e.received_ms),
+            },
+            blocks: blocks
+                .iter()
+                .map(|e| BlockStatus {
+                    number: e.block.number,
+                    hash: e.block.hash.to_string(),
+                    origin: e.origin.as_str().into(),
+                    received_ms: e.received_ms,
+                })
+                .collect(),
+            blocks_via_gossip: counts.gossip,
+            blocks_via_sync: counts.sync,
+            blocks_local: counts.local,
+            gaps_unfilled: self.gaps_unfilled,
+            peers: network.peers.len(),
+            connected: network
+                .peers
+                .iter()
+                .map(|(peer, score)| PeerStatus {
+                    peer: peer.to_string(),
+                    score: *score,
+                })
+                .collect(),
+            bans: network
+                .bans
+                .iter()
+                .filter(|(_, until)| *until > now)
+                .map(|(peer, until)| BanStatus {
+                    peer: peer.to_string(),
+                    until: *until,
+                })
+                .collect(),
+            scores,
+            updated_ms: now_ms(),
+        })
+    }
+}
+
+/// The next command, or pending forever without a control channel.
+async fn recv(control: &mut Option<mpsc::Receiver<ControlCommand>>) -> Option<ControlCommand> {
+    match control {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A sleep target that never fires in practice (its branch is disabled anyway).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 60 * 60)
+}

@@ -1,0 +1,47 @@
+//! `op-p2p devnet`: a local network of node processes, no configuration needed.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Nodes in the devnet unless `--nodes` says otherwise.
+pub(crate) const DEFAULT_NODES: usize = 5;
+/// Blocks the sequencer produces unless `--blocks` says otherwise.
+pub(crate) const DEFAULT_BLOCKS: u64 = 30;
+/// Seconds per block unless `--block-time` says otherwise (op-node chains use 2 s).
+pub(crate) const DEFAULT_BLOCK_TIME: u64 = 2;
+
+/// The most nodes a devnet runs (each is a process with its own RocksDB).
+pub(crate) const MAX_NODES: usize = 64;
+
+fn parse_nodes(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (2..=MAX_NODES).contains(&n) => Ok(n),
+        _ => Err(format!("expected a number of nodes from 2 to {MAX_NODES}")),
+    }
+}
+
+/// Arguments of `op-p2p devnet`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DevnetArgs {
+    /// Node processes: one sequencer, the rest verifiers (at least 2).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_NODES,
+        value_parser = parse_nodes)]
+    pub(crate) nodes: usize,
+    /// Blocks the sequencer produces (at least 1).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_BLOCKS,
+        value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub(crate) blocks: u64,
+    /// Seconds per block.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_BLOCK_TIME,
+        value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub(crate) block_time: u64,
+    /// Start the last node a third of the way in, so it must fill its gap with
+    /// payload_by_number.
+    #[arg(long)]
+    pub(crate) late_joiner: bool,
+    /// Keep the devnet's files (rollup config, keys, databases, status files, logs) in this
+    /// directory instead of a temporary one that is removed at the end.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+}

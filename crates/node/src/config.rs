@@ -1,0 +1,457 @@
+//! [`NodeConfig`]: the flags checked against each other and turned into the settings of every
+//! part of the node. Every refusal names the flag (op-node's `Config.Check` and then some), so
+//! a bad setting stops the node at start with one line.
+
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, str::FromStr as _, time::Duration};
+
+use clap::{Args as _, Command};
+use libp2p_core::{Multiaddr, multiaddr::Protocol};
+use libp2p_identity::PeerId;
+use op_p2p_gating::conn_manager;
+use op_p2p_gossip::ScoringMode;
+use op_p2p_types::{Address, B256, BlockSigner};
+
+use crate::{
+    cli::{NodeArgs, Scoring},
+    identity::{DEFAULT_PRIV_PATH, KeySource},
+    rollup::{Chain, RollupError},
+};
+
+/// The value of `p2p.peerstore.path` that keeps the database in memory (op-node's).
+pub(crate) const MEMORY_STORE: &str = "memory";
+/// The prefix of op-node's P2P environment variables.
+const ENV_PREFIX: &str = "OP_NODE_P2P_";
+/// The lowest port op-node accepts other than 0 (it refuses privileged ports).
+const MIN_LISTEN_PORT: u16 = 1024;
+
+/// A refused setting; the message names the flag.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// `--rollup.config` is unusable.
+    #[error("--rollup.config: {0}")]
+    Rollup(#[from] RollupError),
+    /// op-node refuses static peers when P2P is disabled.
+    #[error("--p2p.static cannot be used with --p2p.disable")]
+    StaticWithDisable,
+    /// P2P off leaves this node nothing to do.
+    #[error("--p2p.disable: this node is the P2P layer, with P2P disabled there is nothing to run")]
+    Disabled,
+    /// A privileged port.
+    #[error("--p2p.listen.tcp {0}: ports 1-1023 are refused as op-node does (use 0 or 1024-65535)")]
+    PrivilegedPort(u16),
+    /// Water marks zero or crossed.
+    #[error("--p2p.peers.lo ({lo}) and --p2p.peers.hi ({hi}) must be non-zero with lo <= hi")]
+    WaterMarks {
+        /// Low water.
+        lo: usize,
+        /// High water.
+        hi: usize,
+    },
+    /// A static peer address without its peer id.
+    #[error("--p2p.static {0}: a static peer address must end in /p2p/<peer id>")]
+    StaticWithoutPeerId(Multiaddr),
+    /// The sequencer key does not parse.
+    #[error("--p2p.sequencer.key: not a hex secp256k1 secret key")]
+    SequencerKey,
+    /// No block signer to check gossip against.
+    #[error(
+        "--p2p.unsafe-block-signer is required (op-node reads it from the L1 SystemConfig), \
+         unless --p2p.sequencer.key is set"
+    )]
+    MissingSigner,
+    /// The block signer and the sequencer key disagree: every block we make would be rejected.
+    #[error("--p2p.unsafe-block-signer {flag} is not the address of --p2p.sequencer.key ({key})")]
+    SignerMismatch {
+        /// The flag's address.
+        flag: Address,
+        /// The key's address.
+        key: Address,
+    },
+    /// Two node keys.
+    #[error("--p2p.priv.raw and --p2p.priv.path are both set; give one")]
+    TwoNodeKeys,
+    /// Mesh parameters op-node or gossipsub refuse.
+    #[error("--p2p.gossip.mesh.*: {0}")]
+    Mesh(op_p2p_gossip::Error),
+    /// op-node refuses driver-side req-resp sync without the P2P side.
+    #[error("--syncmode.req-resp needs --p2p.sync.req-resp (set --syncmode.req-resp=false too)")]
+    SyncMode,
+    /// An empty database path.
+    #[error("--p2p.peerstore.path must not be empty")]
+    EmptyStorePath,
+    /// `--sequencer.last-block` without sequencing.
+    #[error("--sequencer.last-block needs --p2p.sequencer.key")]
+    LastBlockWithoutSequencer,
+    /// An `OP_NODE_P2P_*` variable for a flag this node does not implement.
+    #[error("environment variable {0} is set, but this node does not implement its op-node flag")]
+    UnknownEnv(String),
+}
+
+/// Where the node's database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreLocation {
+    /// RocksDB in this directory.
+    Disk(PathBuf),
+    /// RocksDB's in-memory environment (`p2p.peerstore.path=memory`).
+    Memory,
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Disk(path) => write!(f, "{}", path.display()),
+            Self::Memory => f.write_str(MEMORY_STORE),
+        }
+    }
+}
+
+/// Request-response sync settings. Kept for the sync crate: until it lands the node runs
+/// without req-resp whatever they say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SyncSettings {
+    /// `p2p.sync.req-resp`.
+    pub(crate) req_resp: bool,
+    /// `p2p.sync.onlyreqtostatic`.
+    pub(crate) only_req_to_static: bool,
+}
+
+/// A static peer: its id and the address to dial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StaticPeer {
+    /// The peer.
+    pub(crate) peer: PeerId,
+    /// Its address, `/p2p/<id>` included.
+    pub(crate) addr: Multiaddr,
+}
+
+/// Sequencer mode.
+#[derive(Debug, Clone)]
+pub(crate) struct SequencerSettings {
+    /// The block-signing key.
+    pub(crate) signer: BlockSigner,
+    /// The last block to produce, if any.
+    pub(crate) last_block: Option<u64>,
+}
+
+/// Everything the node runs with, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeConfig {
+    /// The chain.
+    pub(crate) chain: Chain,
+    /// The address gossip blocks must be signed by.
+    pub(crate) unsafe_block_signer: Address,
+    /// Sequencer mode, when a key is set.
+    pub(crate) sequencer: Option<SequencerSettings>,
+    /// The node key.
+    pub(crate) key: KeySource,
+    /// The TCP listen address.
+    pub(crate) listen: SocketAddr,
+    /// Static peers, our own id removed (op-node ignores it too).
+    pub(crate) static_peers: Vec<StaticPeer>,
+    /// Connection manager.
+    pub(crate) conn_manager: conn_manager::Config,
+    /// Gating and score bans.
+    pub(crate) gating: op_p2p_gating::Config,
+    /// Gossip.
+    pub(crate) gossip: op_p2p_gossip::Config,
+    /// The database.
+    pub(crate) store: StoreLocation,
+    /// The identify user agent.
+    pub(crate) user_agent: String,
+    /// The dial timeout.
+    pub(crate) dial_timeout: Duration,
+    /// Req-resp sync.
+    pub(crate) sync: SyncSettings,
+    /// The JSON status file.
+    pub(crate) status_file: Option<PathBuf>,
+    /// Whether stdin carries control commands.
+    pub(crate) control_stdin: bool,
+}
+
+impl NodeConfig {
+    /// Checks `args` (and the `OP_NODE_P2P_*` environment `vars`) and builds the config.
+    pub(crate) fn from_args(
+        args: &NodeArgs,
+        vars: impl IntoIterator<Item = (OsString, OsString)>,
+    ) -> Result<Self, ConfigError> {
+        check_environment(vars)?;
+        if args.disable {
+            return Err(if args.static_peers.is_empty() {
+                ConfigError::Disabled
+            } else {
+                ConfigError::StaticWithDisable
+            });
+        }
+        let chain = Chain::load(&args.rollup_config)?;
+
+        if args.listen_tcp != 0 && args.listen_tcp < MIN_LISTEN_PORT {
+            return Err(ConfigError::PrivilegedPort(args.listen_tcp));
+        }
+        if args.peers_lo == 0 || args.peers_hi == 0 || args.peers_lo > args.peers_hi {
+            return Err(ConfigError::WaterMarks {
+                lo: args.peers_lo,
+                hi: args.peers_hi,
+            });
+        }
+        if args.syncmode_req_resp && !args.sync_req_resp {
+            return Err(ConfigError::SyncMode);
+        }
+        if args.peerstore_path.as_os_str().is_empty() {
+            return Err(ConfigError::EmptyStorePath);
+        }
+
+        let sequencer = args
+            .sequencer_key
+            .as_deref()
+            .map(parse_sequencer_key)
+            .transpose()?;
+        let unsafe_block_signer = match (args.unsafe_block_signer, &sequencer) {
+            (Some(flag), Some(signer)) if flag != signer.address() => {
+                return Err(ConfigError::SignerMismatch {
+                    flag,
+                    key: signer.address(),
+                });
+            }
+            (Some(flag), _) => flag,
+            (None, Some(signer)) => signer.address(),
+            (None, None) => return Err(ConfigError::MissingSigner),
+        };
+        if args.local.sequencer_last_block.is_some() && sequencer.is_none() {
+            return Err(ConfigError::LastBlockWithoutSequencer);
+        }
+        let sequencer = sequencer.map(|signer| SequencerSettings {
+            signer,
+            last_block: args.local.sequencer_last_block,
+        });
+
+        let key = match (&args.priv_raw, &args.priv_path) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoNodeKeys),
+            (Some(raw), None) => KeySource::Raw(raw.clone()),
+            (None, path) => KeySource::File(
+                path.clone()
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_PRIV_PATH)),
+            ),
+        };
+
+        let static_peers = args
+            .static_peers
+            .iter()
+            .map(|addr| match addr.iter().last() {
+                Some(Protocol::P2p(peer)) => Ok(StaticPeer {
+                    peer,
+                    addr: addr.clone(),
+                }),
+                _ => Err(ConfigError::StaticWithoutPeerId(addr.clone())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let gossip = op_p2p_gossip::Config::default()
+            .with_mesh(args.mesh_d, args.mesh_dlo, args.mesh_dhi, args.mesh_dlazy)
+            .with_flood_publish(args.flood_publish)
+            .with_scoring(match args.scoring {
+                Scoring::Light => ScoringMode::Light,
+                Scoring::None => ScoringMode::None,
+            })
+            .with_timestamp_threshold(args.timestamp_threshold);
+        gossip.validate().map_err(ConfigError::Mesh)?;
+
+        let store = if args.peerstore_path.as_os_str() == MEMORY_STORE {
+            StoreLocation::Memory
+        } else {
+            StoreLocation::Disk(args.peerstore_path.clone())
+        };
+
+        Ok(Self {
+            chain,
+            unsafe_block_signer,
+            sequencer,
+            key,
+            listen: SocketAddr::new(args.listen_ip, args.listen_tcp),
+            static_peers,
+            conn_manager: conn_manager::Config::default()
+                .with_low_water(args.peers_lo)
+                .with_high_water(args.peers_hi)
+                .with_grace_period(args.peers_grace),
+            gating: op_p2p_gating::Config::default()
+                .with_ban_peers(args.ban_peers)
+                .with_ban_threshold(args.ban_threshold)
+                .with_ban_duration(args.ban_duration),
+            gossip,
+            store,
+            user_agent: args.user_agent.clone(),
+            dial_timeout: args.dial_timeout,
+            sync: SyncSettings {
+                req_resp: args.sync_req_resp,
+                only_req_to_static: args.sync_only_req_to_static,
+            },
+            status_file: args.local.status_file.clone(),
+            control_stdin: args.local.control_stdin,
+        })
+    }
+}
+
+/// `/ip4/<ip>/tcp/<port>`, or `/ip6/…` for an IPv6 listen IP (op-node's rule).
+pub(crate) fn listen_multiaddr(addr: SocketAddr) -> Multiaddr {
+    Multiaddr::empty()
+        .with(addr.ip().into())
+        .with(Protocol::Tcp(addr.port()))
+}
+
+fn parse_sequencer_key(text: &str) -> Result<BlockSigner, ConfigError> {
+    let text = text.trim();
+    let hex = text.strip_prefix("0x").unwrap_or(text);
+    let secret = B256::from_str(hex).map_err(|_| ConfigError::SequencerKey)?;
+    BlockSigner::new(secret).map_err(|_| ConfigError::SequencerKey)
+}
+
+/// Refuses an `OP_NODE_P2P_*` variable that no flag of this node reads: a setting an operator
+/// made (say `OP_NODE_P2P_NAT=true`) must not be dropped silently.
+fn check_environment(
+    vars: impl IntoIterator<Item = (OsString, OsString)>,
+) -> Result<(), ConfigError> {
+    let command = NodeArgs::augment_args(Command::new("node"));
+    let known: Vec<&std::ffi::OsStr> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .collect();
+    for (name, _) in vars {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(ENV_PREFIX) && !known.iter().any(|k| *k == name) {
+            return Err(ConfigError::UnknownEnv(name.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: NodeArgs,
+    }
+
+    const KEY: &str = "0x0101010101010101010101010101010101010101010101010101010101010101";
+
+    fn rollup_file() -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            r#"{"genesis":{"l2":{"number":0},"l2_time":0},"block_time":2,"l2_chain_id":901}"#,
+        )
+        .unwrap();
+        file
+    }
+
+    fn config(extra: &[&str]) -> Result<NodeConfig, ConfigError> {
+        let rollup = rollup_file();
+        let mut argv = vec![
+            "node".to_owned(),
+            "--rollup.config".to_owned(),
+            rollup.path().display().to_string(),
+        ];
+        argv.extend(extra.iter().map(|s| (*s).to_owned()));
+        let wrapper = Wrapper::try_parse_from(argv).unwrap();
+        NodeConfig::from_args(&wrapper.args, Vec::new())
+    }
+
+    fn err(extra: &[&str]) -> String {
+        config(extra).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_op_nodes() {
+        let c = config(&["--p2p.sequencer.key", KEY]).unwrap();
+        assert_eq!(
+            listen_multiaddr(c.listen).to_string(),
+            "/ip4/0.0.0.0/tcp/9222"
+        );
+        assert_eq!(c.key, KeySource::File("opnode_p2p_priv.txt".into()));
+        assert_eq!(c.store, StoreLocation::Disk("opnode_peerstore_db".into()));
+        assert_eq!(c.conn_manager.low_water(), 20);
+        assert_eq!(c.conn_manager.high_water(), 30);
+        assert_eq!(c.gating.ban_duration(), Duration::from_secs(3600));
+        assert_eq!(c.dial_timeout, Duration::from_secs(10));
+        assert_eq!(c.user_agent, "optimism");
+        assert_eq!(
+            c.unsafe_block_signer,
+            c.sequencer.as_ref().unwrap().signer.address()
+        );
+    }
+
+    #[test]
+    fn contradictions_name_their_flags() {
+        let s = ["--p2p.sequencer.key", KEY];
+        let with = |more: &[&str]| {
+            let mut v = s.to_vec();
+            v.extend_from_slice(more);
+            err(&v)
+        };
+        assert!(with(&["--p2p.peers.lo", "40"]).contains("--p2p.peers.lo"));
+        assert!(with(&["--p2p.peers.hi", "0"]).contains("--p2p.peers.hi"));
+        assert!(with(&["--p2p.listen.tcp", "80"]).contains("--p2p.listen.tcp"));
+        assert!(with(&["--p2p.disable"]).contains("--p2p.disable"));
+        let static_peer = format!("/ip4/127.0.0.1/tcp/1/p2p/{}", PeerId::random());
+        assert!(
+            with(&["--p2p.disable=true", "--p2p.static", &static_peer]).contains("--p2p.static")
+        );
+        assert!(with(&["--p2p.static", "/ip4/127.0.0.1/tcp/9222"]).contains("/p2p/"));
+        assert!(with(&["--p2p.priv.raw", KEY, "--p2p.priv.path", "k"]).contains("--p2p.priv.raw"));
+        assert!(with(&["--p2p.gossip.mesh.lo", "9"]).contains("--p2p.gossip.mesh"));
+        assert!(with(&["--p2p.sync.req-resp=false"]).contains("--syncmode.req-resp"));
+        assert!(
+            with(&[
+                "--p2p.unsafe-block-signer",
+                "0x0000000000000000000000000000000000000001"
+            ])
+            .contains("--p2p.unsafe-block-signer")
+        );
+        assert!(err(&[]).contains("--p2p.unsafe-block-signer"));
+        assert!(err(&["--p2p.sequencer.key", "0x12"]).contains("--p2p.sequencer.key"));
+        assert!(
+            err(&[
+                "--p2p.unsafe-block-signer",
+                "0x0000000000000000000000000000000000000001",
+                "--sequencer.last-block",
+                "3"
+            ])
+            .contains("--sequencer.last-block")
+        );
+        config(&[
+            "--p2p.sequencer.key",
+            KEY,
+            "--p2p.sync.req-resp=false",
+            "--syncmode.req-resp=false",
+        ])
+        .unwrap();
+    }
+
+    #[test]
+    fn unknown_op_node_environment_is_refused() {
+        assert!(check_environment([("OP_NODE_P2P_LISTEN_TCP_PORT".into(), "1".into())]).is_ok());
+        assert!(check_environment([("OP_NODE_L1_ETH_RPC".into(), "x".into())]).is_ok());
+        let e = check_environment([("OP_NODE_P2P_NAT".into(), "true".into())]).unwrap_err();
+        assert!(e.to_string().contains("OP_NODE_P2P_NAT"));
+    }
+
+    #[test]
+    fn memory_store_and_ipv6_listen() {
+        let c = config(&[
+            "--p2p.sequencer.key",
+            KEY,
+            "--p2p.peerstore.path",
+            "memory",
+            "--p2p.listen.ip",
+            "::1",
+            "--p2p.listen.tcp",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(c.store, StoreLocation::Memory);
+        assert_eq!(listen_multiaddr(c.listen).to_string(), "/ip6/::1/tcp/0");
+    }
+}

@@ -1,0 +1,456 @@
+//! `op-p2p devnet`: a local network of node processes with nothing to configure.
+//!
+//! 1. Writes into a fresh directory a rollup config (chain 901, genesis a few seconds from now,
+//!    every fork up to Isthmus active from genesis, so blocks are V4), a sequencer key, and
+//!    each node's key file in op-node's format.
+//! 2. Starts the nodes one after another as child processes of this binary on 127.0.0.1 with
+//!    real TCP: node 0 is the sequencer, the rest verifiers; each knows the one or two nodes
+//!    started before it as static peers. With `--late-joiner` the last node starts a third of
+//!    the way in and must fill its gap with payload_by_number.
+//! 3. Prints one line per block with how many nodes hold it, until every node holds every
+//!    block or the time is up.
+//! 4. Stops the nodes, prints a table per node (blocks via gossip and sync, p50/p99
+//!    propagation latency, peers, bans), and fails if any node lacks a block.
+
+mod child;
+mod summary;
+
+use std::{
+    io,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use alloy_primitives::keccak256;
+use libp2p_core::Multiaddr;
+use libp2p_identity::secp256k1;
+use op_p2p_types::{B256, BlockSigner, Genesis, GenesisBlock, RollupConfig};
+use tokio::time::{Instant, sleep};
+
+use self::{
+    child::{NodeProcess, NodeSpec},
+    summary::{NodeRow, canonical, holds, missing, ranges, short_hash, short_id, table},
+};
+use crate::{
+    block_ref::BlockRef,
+    cli::DevnetArgs,
+    identity::{encode_key, write_key_file},
+    rollup::Chain,
+    status::Status,
+    wall_clock::{instant_at_unix, now_ms},
+};
+
+/// The devnet's L2 chain id (the OP Stack's local devnet id).
+pub(crate) const CHAIN_ID: u64 = 901;
+/// Time before the genesis block at least, for the nodes to start and connect.
+const GENESIS_LEAD: Duration = Duration::from_secs(3);
+/// Extra lead per node, as nodes start one after another.
+const GENESIS_LEAD_PER_NODE: Duration = Duration::from_millis(500);
+/// How long a node may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the nodes' status files are read.
+const POLL: Duration = Duration::from_millis(200);
+/// How long after the last block is due the devnet keeps waiting for stragglers, at least.
+const MIN_GRACE: Duration = Duration::from_secs(10);
+/// How long a node has to stop by itself before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the devnet failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DevnetError {
+    /// A file operation or process start failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was attempted.
+        what: String,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// A node did not start.
+    #[error("node {index} did not start: {reason}; last log line: {log}")]
+    NodeStart {
+        /// The node.
+        index: usize,
+        /// Why.
+        reason: String,
+        /// The last line of its log.
+        log: String,
+    },
+    /// A node exited while the devnet ran.
+    #[error("node {index} exited unexpectedly ({status}); its log is {log}")]
+    NodeExited {
+        /// The node.
+        index: usize,
+        /// How it ended.
+        status: String,
+        /// Its log file.
+        log: String,
+    },
+    /// Some node lacks blocks at the end.
+    #[error("{0}")]
+    Incomplete(String),
+    /// Ctrl-C.
+    #[error("interrupted")]
+    Interrupted,
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DevnetError {
+    let what = what.into();
+    move |source| DevnetError::Io { what, source }
+}
+
+/// Runs the devnet; returns when it is over (or on Ctrl-C, after stopping every node).
+pub(crate) async fn run(args: DevnetArgs) -> Result<(), DevnetError> {
+    let (dir, temp) = match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(io_err(format!("create {}", dir.display())))?;
+            (dir.clone(), None)
+        }
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("op-p2p-devnet-")
+                .tempdir()
+                .map_err(io_err("create a temporary directory"))?;
+            (temp.path().to_path_buf(), Some(temp))
+        }
+    };
+    let mut devnet = Devnet::prepare(&args, &dir)?;
+    let result = tokio::select! {
+        result = devnet.run() => result,
+        _ = tokio::signal::ctrl_c() => Err(DevnetError::Interrupted),
+    };
+    devnet.stop_all().await;
+    match (&result, temp) {
+        (Ok(()), _) => {}
+        (Err(_), Some(temp)) => {
+            let kept = temp.keep();
+            println!("devnet files kept in {}", kept.display());
+        }
+        (Err(_), None) => println!("devnet files in {}", dir.display()),
+    }
+    result
+}
+
+/// The devnet's state.
+struct Devnet {
+    args: DevnetArgs,
+    exe: PathBuf,
+    chain: Chain,
+    specs: Vec<NodeSpec>,
+    peer_ids: Vec<libp2p_identity::PeerId>,
+    nodes: Vec<Option<NodeProcess>>,
+    addrs: Vec<Option<Multiaddr>>,
+    late: Option<usize>,
+}
+
+impl Devnet {
+    /// Writes the rollup config and keys, and plans the nodes.
+    fn prepare(args: &DevnetArgs, dir: &Path) -> Result<Self, DevnetError> {
+        let exe = std::env::current_exe().map_err(io_err("find this executable"))?;
+        let lead = GENESIS_LEAD + GENESIS_LEAD_PER_NODE * u32::try_from(args.nodes).unwrap_or(64);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let genesis_time = (now + lead).as_secs() + 1;
+        let chain = Chain {
+            rollup: RollupConfig {
+                genesis: Genesis {
+                    l2: GenesisBlock { number: 0 },
+                    l2_time: genesis_time,
+                },
+                block_time: args.block_time,
+                l2_chain_id: CHAIN_ID,
+                regolith_time: Some(0),
+                canyon_time: Some(0),
+                delta_time: Some(0),
+                ecotone_time: Some(0),
+                fjord_time: Some(0),
+                granite_time: Some(0),
+                holocene_time: Some(0),
+                isthmus_time: Some(0),
+                jovian_time: None,
+            },
+            genesis: BlockRef {
+                number: 0,
+                hash: keccak256(format!("op-p2p devnet genesis {genesis_time}")),
+                parent_hash: B256::ZERO,
+                timestamp: genesis_time,
+            },
+        };
+        let rollup_path = dir.join("rollup.json");
+        std::fs::write(&rollup_path, chain.to_json())
+            .map_err(io_err(format!("write {}", rollup_path.display())))?;
+
+        let sequencer_secret = secp256k1::SecretKey::generate();
+        let sequencer_key = alloy_primitives::hex::encode_prefixed(sequencer_secret.to_bytes());
+        let signer = BlockSigner::new(B256::from(sequencer_secret.to_bytes())).map_err(|e| {
+            DevnetError::Io {
+                what: "make the sequencer key".into(),
+                source: io::Error::other(e),
+            }
+        })?;
+
+        let late = args.late_joiner.then_some(args.nodes - 1);
+        let mut specs = Vec::new();
+        let mut peer_ids = Vec::new();
+        for index in 0..args.nodes {
+            let node_dir = dir.join(format!("node-{index}"));
+            std::fs::create_dir_all(&node_dir)
+                .map_err(io_err(format!("create {}", node_dir.display())))?;
+            let key = secp256k1::Keypair::generate();
+            let peer_id = libp2p_identity::Keypair::from(key.clone())
+                .public()
+                .to_peer_id();
+            let sequencer = index == 0;
+            let spec = NodeSpec {
+                index,
+                dir: node_dir,
+                rollup_config: rollup_path.clone(),
+                signer_address: signer.address().to_string(),
+                sequencer_key: sequencer.then(|| sequencer_key.clone()),
+                last_block: sequencer.then_some(args.blocks),
+                static_peers: Vec::new(),
+            };
+            write_key_file(&spec.key_path(), &encode_key(&key))
+                .map_err(io_err(format!("write {}", spec.key_path().display())))?;
+            specs.push(spec);
+            peer_ids.push(peer_id);
+        }
+        Ok(Self {
+            args: args.clone(),
+            exe,
+            chain,
+            nodes: (0..args.nodes).map(|_| None).collect(),
+            addrs: vec![None; args.nodes],
+            specs,
+            peer_ids,
+            late,
+        })
+    }
+
+    fn role(&self, index: usize) -> &'static str {
+        if index == 0 {
+            "sequencer"
+        } else if Some(index) == self.late {
+            "late joiner"
+        } else {
+            "verifier"
+        }
+    }
+
+    /// Starts node `index` with the listed nodes as static peers and waits until it listens.
+    async fn start(&mut self, index: usize, statics: &[usize]) -> Result<(), DevnetError> {
+        let mut spec = self.specs[index].clone();
+        spec.static_peers = statics
+            .iter()
+            .filter_map(|i| self.addrs.get(*i).cloned().flatten())
+            .collect();
+        let mut node = NodeProcess::spawn(&self.exe, spec, self.peer_ids[index])?;
+        let addr = node.wait_listening(START_TIMEOUT).await?;
+        println!(
+            "node {index}  {:<11}  {}  {addr}  static: {}",
+            self.role(index),
+            short_id(&self.peer_ids[index].to_string()),
+            if statics.is_empty() {
+                "-".to_owned()
+            } else {
+                statics
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        );
+        self.addrs[index] = Some(addr);
+        self.nodes[index] = Some(node);
+        Ok(())
+    }
+
+    /// The nodes a node started at `index` knows: the one or two started just before it.
+    fn statics_for(&self, index: usize) -> Vec<usize> {
+        (index.saturating_sub(2)..index)
+            .rev()
+            .filter(|i| self.addrs[*i].is_some())
+            .collect()
+    }
+
+    async fn run(&mut self) -> Result<(), DevnetError> {
+        let rollup = self.chain.rollup.clone();
+        println!(
+            "op-p2p devnet: {} nodes, {} blocks of {} s, chain {}, genesis at unix {}{}",
+            self.args.nodes,
+            self.args.blocks,
+            rollup.block_time,
+            rollup.l2_chain_id,
+            rollup.genesis.l2_time,
+            if self.late.is_some() {
+                ", late joiner"
+            } else {
+                ""
+            }
+        );
+        for index in 0..self.args.nodes {
+            if Some(index) == self.late {
+                continue;
+            }
+            let statics = self.statics_for(index);
+            self.start(index, &statics).await?;
+        }
+
+        let blocks = self.args.blocks;
+        let block_time = Duration::from_secs(rollup.block_time);
+        let last_due = rollup
+            .timestamp_for_block(blocks)
+            .unwrap_or(rollup.genesis.l2_time);
+        let grace = MIN_GRACE.max(block_time * 5);
+        let deadline = instant_at_unix(last_due) + grace;
+        let late_at = (blocks / 3).max(1);
+        let mut printed = 0u64;
+        let mut statuses: Vec<Option<Status>> = vec![None; self.args.nodes];
+
+        loop {
+            sleep(POLL).await;
+            self.check_alive()?;
+            for (i, node) in self.nodes.iter().enumerate() {
+                if let Some(status) = node.as_ref().and_then(NodeProcess::status) {
+                    statuses[i] = Some(status);
+                }
+            }
+            let Some(sequencer) = statuses[0].clone() else {
+                continue;
+            };
+            let canonical = canonical(&sequencer, blocks);
+
+            if let Some(late) = self.late
+                && self.nodes[late].is_none()
+                && sequencer.head.number >= late_at
+            {
+                let statics: Vec<usize> = (1..late).rev().take(2).collect();
+                self.start(late, &statics).await?;
+                println!(
+                    "node {late} joined late, at block {}",
+                    sequencer.head.number
+                );
+            }
+
+            // One line per block, once every running node has it or it is two blocks old.
+            while printed < blocks {
+                let n = printed + 1;
+                let Some((hash, built)) = canonical.get(&n) else {
+                    break;
+                };
+                let held: Vec<u64> = statuses
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| holds(s, n, hash))
+                    .collect();
+                let running = self.nodes.iter().flatten().count();
+                let old = now_ms().saturating_sub(*built) > 2 * block_time.as_millis() as u64;
+                if held.len() < running && !old {
+                    break;
+                }
+                let slowest = held.iter().max().map_or(0, |t| t.saturating_sub(*built));
+                println!(
+                    "block {n:>4}  {}  held by {}/{} nodes  slowest {slowest} ms",
+                    short_hash(hash),
+                    held.len(),
+                    self.args.nodes
+                );
+                printed = n;
+            }
+
+            let complete = canonical.len() as u64 == blocks
+                && self.nodes.iter().all(Option::is_some)
+                && statuses.iter().all(|s| {
+                    s.as_ref()
+                        .is_some_and(|s| missing(s, &canonical, blocks).is_empty())
+                });
+            if complete || Instant::now() >= deadline {
+                return self.finish(&statuses, &canonical);
+            }
+        }
+    }
+
+    /// Prints the table and the verdict.
+    fn finish(
+        &self,
+        statuses: &[Option<Status>],
+        canonical: &summary::Canonical,
+    ) -> Result<(), DevnetError> {
+        let blocks = self.args.blocks;
+        let rows: Vec<NodeRow> = statuses
+            .iter()
+            .enumerate()
+            .map(|(index, status)| NodeRow {
+                index,
+                role: self.role(index).to_owned(),
+                status: status.clone(),
+            })
+            .collect();
+        println!();
+        print!("{}", table(&rows, canonical, blocks));
+        let mut problems = Vec::new();
+        if canonical.len() as u64 != blocks {
+            problems.push(format!(
+                "the sequencer produced {} of {blocks} blocks",
+                canonical.len()
+            ));
+        }
+        for row in &rows {
+            let Some(status) = &row.status else {
+                problems.push(format!("node {} never reported", row.index));
+                continue;
+            };
+            let gone = missing(status, canonical, blocks);
+            if gone.is_empty() {
+                continue;
+            }
+            let mut problem = format!(
+                "node {} ({}) is missing blocks {}",
+                row.index,
+                row.role,
+                ranges(&gone)
+            );
+            if status.sync == "unavailable" {
+                problem.push_str(
+                    ": req-resp sync (payload_by_number, op-p2p-reqresp-sync) is not available \
+                     in this build, so the gap was reported but not filled",
+                );
+            }
+            problems.push(problem);
+        }
+        if problems.is_empty() {
+            println!(
+                "\nok: all {} nodes hold blocks 1-{blocks} with identical hashes",
+                self.args.nodes
+            );
+            Ok(())
+        } else {
+            Err(DevnetError::Incomplete(problems.join("; ")))
+        }
+    }
+
+    /// Fails if a started node has exited.
+    fn check_alive(&mut self) -> Result<(), DevnetError> {
+        for node in self.nodes.iter_mut().flatten() {
+            if let Some(status) = node.exited() {
+                return Err(DevnetError::NodeExited {
+                    index: node.spec.index,
+                    status: status.to_string(),
+                    log: node.spec.log_path().display().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every node: closes their control channels, waits, kills stragglers.
+    async fn stop_all(&mut self) {
+        let stops = self
+            .nodes
+            .iter_mut()
+            .flatten()
+            .map(|node| node.stop(STOP_TIMEOUT));
+        futures::future::join_all(stops).await;
+    }
+}

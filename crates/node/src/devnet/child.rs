@@ -1,0 +1,207 @@
+//! One devnet node: a child process of this same binary running `op-p2p node`, its files, and
+//! its control channel.
+//!
+//! A child never outlives the devnet: it reads control commands from its stdin and shuts down
+//! when stdin closes, which happens however the devnet ends (even SIGKILL); and the handle kills
+//! it on drop.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    process::{ExitStatus, Stdio},
+    time::Duration,
+};
+
+use libp2p_core::{Multiaddr, multiaddr::Protocol};
+use libp2p_identity::PeerId;
+use tokio::{
+    process::{Child, ChildStdin, Command},
+    time::{Instant, sleep},
+};
+
+use super::DevnetError;
+use crate::status::{self, Status};
+
+/// How often a starting node's status file is looked for.
+const POLL: Duration = Duration::from_millis(50);
+
+/// What one node is started with.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeSpec {
+    /// Its number in the devnet.
+    pub(crate) index: usize,
+    /// Its directory: key, database, status, log.
+    pub(crate) dir: PathBuf,
+    /// The rollup config.
+    pub(crate) rollup_config: PathBuf,
+    /// The block signer address.
+    pub(crate) signer_address: String,
+    /// The sequencer key, for the sequencer.
+    pub(crate) sequencer_key: Option<String>,
+    /// The last block the sequencer produces.
+    pub(crate) last_block: Option<u64>,
+    /// Static peers.
+    pub(crate) static_peers: Vec<Multiaddr>,
+}
+
+impl NodeSpec {
+    /// The node key file.
+    pub(crate) fn key_path(&self) -> PathBuf {
+        self.dir.join("p2p_priv.txt")
+    }
+
+    /// The status file.
+    pub(crate) fn status_path(&self) -> PathBuf {
+        self.dir.join("status.json")
+    }
+
+    /// The log file (the child's stderr).
+    pub(crate) fn log_path(&self) -> PathBuf {
+        self.dir.join("node.log")
+    }
+
+    /// The command-line arguments of `op-p2p node`.
+    pub(crate) fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "node".into(),
+            "--rollup.config".into(),
+            self.rollup_config.clone().into(),
+            "--p2p.listen.ip".into(),
+            "127.0.0.1".into(),
+            "--p2p.listen.tcp".into(),
+            "0".into(),
+            "--p2p.priv.path".into(),
+            self.key_path().into(),
+            "--p2p.peerstore.path".into(),
+            self.dir.join("db").into(),
+            "--status-file".into(),
+            self.status_path().into(),
+            "--control-stdin".into(),
+            "--p2p.unsafe-block-signer".into(),
+            self.signer_address.clone().into(),
+        ];
+        if !self.static_peers.is_empty() {
+            let joined: Vec<String> = self.static_peers.iter().map(ToString::to_string).collect();
+            args.push("--p2p.static".into());
+            args.push(joined.join(",").into());
+        }
+        if let Some(last) = self.last_block {
+            args.push("--sequencer.last-block".into());
+            args.push(last.to_string().into());
+        }
+        args
+    }
+}
+
+/// A running devnet node.
+#[derive(Debug)]
+pub(crate) struct NodeProcess {
+    /// What it was started with.
+    pub(crate) spec: NodeSpec,
+    /// Its peer id.
+    pub(crate) peer_id: PeerId,
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl NodeProcess {
+    /// Starts `exe node …` for `spec`. The child inherits no `OP_NODE_*` variables (the devnet
+    /// is self-contained); the sequencer key goes in through `OP_NODE_P2P_SEQUENCER_KEY`, so it
+    /// is not on a command line.
+    pub(crate) fn spawn(exe: &Path, spec: NodeSpec, peer_id: PeerId) -> Result<Self, DevnetError> {
+        let log = std::fs::File::create(spec.log_path()).map_err(|source| DevnetError::Io {
+            what: format!("create {}", spec.log_path().display()),
+            source,
+        })?;
+        let mut command = Command::new(exe);
+        command
+            .args(spec.args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("OP_NODE_") {
+                command.env_remove(name);
+            }
+        }
+        if let Some(key) = &spec.sequencer_key {
+            command.env("OP_NODE_P2P_SEQUENCER_KEY", key);
+        }
+        let mut child = command.spawn().map_err(|source| DevnetError::Io {
+            what: format!("start {}", exe.display()),
+            source,
+        })?;
+        let stdin = child.stdin.take();
+        Ok(Self {
+            spec,
+            peer_id,
+            child,
+            stdin,
+        })
+    }
+
+    /// Waits until the node's status file shows a listen address; returns it with the peer id
+    /// appended, ready for another node's `--p2p.static`.
+    pub(crate) async fn wait_listening(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Multiaddr, DevnetError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(addr) = self
+                .status()
+                .and_then(|s| s.listen_addrs.into_iter().next())
+                .and_then(|a| a.parse::<Multiaddr>().ok())
+            {
+                return Ok(addr.with(Protocol::P2p(self.peer_id)));
+            }
+            if let Some(status) = self.exited() {
+                return Err(self.failed(format!("exited during start ({status})")));
+            }
+            if Instant::now() >= deadline {
+                return Err(self.failed(format!("not listening after {timeout:?}")));
+            }
+            sleep(POLL).await;
+        }
+    }
+
+    /// The node's latest status, if it has written one.
+    pub(crate) fn status(&self) -> Option<Status> {
+        status::read(&self.spec.status_path()).ok()
+    }
+
+    /// The exit status, if the process has ended.
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Stops the node cleanly: closes its stdin (its control channel), then waits up to
+    /// `timeout` before killing it. Returns whether it stopped by itself.
+    pub(crate) async fn stop(&mut self, timeout: Duration) -> bool {
+        drop(self.stdin.take());
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(Ok(status)) => status.success(),
+            _ => {
+                let _ = self.child.kill().await;
+                false
+            }
+        }
+    }
+
+    /// A start failure, with the end of the node's log.
+    fn failed(&self, reason: String) -> DevnetError {
+        let log = std::fs::read_to_string(self.spec.log_path()).unwrap_or_default();
+        let last = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_owned();
+        DevnetError::NodeStart {
+            index: self.spec.index,
+            reason,
+            log: last,
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! What the devnet reports: who holds which block, propagation latencies, and the final table.
+//!
+//! Propagation latency of a block at a node = the time the node stored it (from gossip) minus
+//! the time the sequencer built it, both read from the nodes' status files (every node runs on
+//! this machine, so they share a clock).
+
+use std::collections::HashMap;
+
+use crate::status::Status;
+
+/// One node's view as the devnet summarises it.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeRow {
+    /// Node number.
+    pub(crate) index: usize,
+    /// `sequencer`, `verifier` or `late joiner`.
+    pub(crate) role: String,
+    /// Its last status (none if it never wrote one).
+    pub(crate) status: Option<Status>,
+}
+
+/// The canonical chain: the sequencer's blocks 1..=blocks, number → (hash, built at ms).
+pub(crate) type Canonical = HashMap<u64, (String, u64)>;
+
+/// The sequencer's blocks up to `blocks`.
+pub(crate) fn canonical(sequencer: &Status, blocks: u64) -> Canonical {
+    sequencer
+        .blocks
+        .iter()
+        .filter(|b| b.number >= 1 && b.number <= blocks)
+        .map(|b| (b.number, (b.hash.clone(), b.received_ms)))
+        .collect()
+}
+
+/// The block numbers in 1..=`blocks` that `status` does not hold with the canonical hash.
+pub(crate) fn missing(status: &Status, canonical: &Canonical, blocks: u64) -> Vec<u64> {
+    let held: HashMap<u64, &str> = status
+        .blocks
+        .iter()
+        .map(|b| (b.number, b.hash.as_str()))
+        .collect();
+    (1..=blocks)
+        .filter(|n| match (held.get(n), canonical.get(n)) {
+            (Some(hash), Some((canonical, _))) => hash != canonical,
+            _ => true,
+        })
+        .collect()
+}
+
+/// Whether `status` holds block `number` with the canonical hash; with its store time.
+pub(crate) fn holds(status: &Status, number: u64, hash: &str) -> Option<u64> {
+    status
+        .blocks
+        .iter()
+        .find(|b| b.number == number && b.hash == hash)
+        .map(|b| b.received_ms)
+}
+
+/// Propagation latencies of the gossip blocks at one node, ms.
+pub(crate) fn latencies(status: &Status, canonical: &Canonical) -> Vec<u64> {
+    let mut out: Vec<u64> = status
+        .blocks
+        .iter()
+        .filter(|b| b.origin == "gossip")
+        .filter_map(|b| {
+            let (hash, built) = canonical.get(&b.number)?;
+            (*hash == b.hash).then(|| b.received_ms.saturating_sub(*built))
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// The `p`-th percentile (nearest rank) of sorted `values`.
+pub(crate) fn percentile(sorted: &[u64], p: u64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let len = sorted.len() as u64;
+    let rank = (p * len).div_ceil(100).clamp(1, len);
+    usize::try_from(rank - 1)
+        .ok()
+        .and_then(|i| sorted.get(i))
+        .copied()
+}
+
+/// The final table, one row per node.
+pub(crate) fn table(rows: &[NodeRow], canonical: &Canonical, blocks: u64) -> String {
+    let mut out = String::from(
+        "| node | role | peer id | head | blocks | via gossip | via sync | p50 latency | p99 latency | peers | bans |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let Some(s) = &row.status else {
+            out.push_str(&format!(
+                "| {} | {} | - | - | - | - | - | - | - | - | - |\n",
+                row.index, row.role
+            ));
+            continue;
+        };
+        let held = blocks - missing(s, canonical, blocks).len() as u64;
+        let lat = latencies(s, canonical);
+        let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {held}/{blocks} | {} | {} | {} | {} | {} | {} |\n",
+            row.index,
+            row.role,
+            short_id(&s.peer_id),
+            s.head.number,
+            s.blocks_via_gossip,
+            s.blocks_via_sync,
+            ms(percentile(&lat, 50)),
+            ms(percentile(&lat, 99)),
+            s.peers,
+            s.bans.len(),
+        ));
+    }
+    out
+}
+
+/// `12D3…wXyZ`: enough of a peer id to tell nodes apart.
+pub(crate) fn short_id(id: &str) -> String {
+    if id.len() <= 12 {
+        return id.to_owned();
+    }
+    format!("{}…{}", &id[..6], &id[id.len() - 4..])
+}
+
+/// `0x1234…abcd`.
+pub(crate) fn short_hash(hash: &str) -> String {
+    if hash.len() <= 14 {
+        return hash.to_owned();
+    }
+    format!("{}…{}", &hash[..6], &hash[hash.len() - 4..])
+}
+
+/// A run of numbers as ranges: `1-4, 7`.
+pub(crate) fn ranges(numbers: &[u64]) -> String {
+    let mut parts = Vec::new();
+    let mut iter = numbers.iter().copied().peekable();
+    while let Some(start) = iter.next() {
+        let mut end = start;
+        while iter.peek() == Some(&(end + 1)) {
+            end += 1;
+            iter.next();
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::BlockStatus;
+
+    fn status(blocks: &[(u64, &str, &str, u64)]) -> Status {
+        Status {
+            peer_id: "12D3KooWabcdefghijklmnop".into(),
+            pid: 1,
+            chain_id: 901,
+            role: "verifier".into(),
+            listen_addrs: vec![],
+            sync: "unavailable".into(),
+            head: BlockStatus {
+                number: 0,
+                hash: String::new(),
+                origin: String::new(),
+                received_ms: 0,
+            },
+            blocks: blocks
+                .iter()
+                .map(|(n, h, o, t)| BlockStatus {
+                    number: *n,
+                    hash: (*h).into(),
+                    origin: (*o).into(),
+                    received_ms: *t,
+                })
+                .collect(),
+            blocks_via_gossip: 0,
+            blocks_via_sync: 0,
+            blocks_local: 0,
+            gaps_unfilled: 0,
+            peers: 1,
+            connected: vec![],
+            bans: vec![],
+            scores: vec![],
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn latency_missing_and_percentiles() {
+        let seq = status(&[
+            (1, "a", "local", 1000),
+            (2, "b", "local", 2000),
+            (3, "c", "local", 3000),
+        ]);
+        let canonical = canonical(&seq, 3);
+        let node = status(&[
+            (1, "a", "gossip", 1010),
+            (2, "x", "gossip", 2005),
+            (3, "c", "gossip", 3030),
+        ]);
+        assert_eq!(missing(&node, &canonical, 3), [2]);
+        assert_eq!(latencies(&node, &canonical), [10, 30]);
+        assert_eq!(percentile(&[10, 30], 50), Some(10));
+        assert_eq!(percentile(&[10, 30], 99), Some(30));
+        assert_eq!(percentile(&[], 50), None);
+        let sorted: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&sorted, 50), Some(50));
+        assert_eq!(percentile(&sorted, 99), Some(99));
+        assert_eq!(holds(&node, 3, "c"), Some(3030));
+        assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
+        let rows = [NodeRow {
+            index: 1,
+            role: "verifier".into(),
+            status: Some(node),
+        }];
+        assert!(table(&rows, &canonical, 3).contains("| 2/3 |"));
+    }
+}

@@ -1,0 +1,255 @@
+//! `op-p2p node`: assembles the node from a checked [`NodeConfig`], runs it until SIGINT,
+//! SIGTERM or the control channel says stop, and shuts down cleanly (status written, swarm task
+//! stopped, database flushed).
+//!
+//! ```text
+//!            ┌──────────── swarm task (EventLoop) ────────────┐
+//!  network ◀▶│ gating ▸ conn_manager ▸ identify ▸ ping ▸ gossip │◀── Commands (NodeHandle)
+//!            └──────────────┬──────────────────────────────────┘            ▲
+//!                           │ accepted blocks (bounded)                      │
+//!                           ▼                                                │
+//!            ┌──────────── app task (App) ─────────────────────┐             │
+//!            │ PayloadStore ▸ gap check ▸ sequencer ▸ status   │─────────────┘
+//!            └─────────────────────────────────────────────────┘
+//!                  one RocksDB database: peer store books + payload column families
+//! ```
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use futures::StreamExt as _;
+use libp2p_core::Multiaddr;
+use libp2p_swarm::{Swarm, SwarmEvent};
+use op_p2p_gating::conn_manager;
+use op_p2p_gossip::{
+    Driver, GossipCounters, Publisher, ScoreBook, SystemClock as GossipClock, UnsafeBlockSigner,
+    ValidationPipeline, Validator,
+};
+use op_p2p_peerstore::{PeerStore, SystemClock};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::{
+    app::App,
+    behaviour::{self, NodeBehaviour, NodeEvent},
+    config::{NodeConfig, StoreLocation, listen_multiaddr},
+    control,
+    error::Error,
+    event_loop::{EventLoop, Parts},
+    handle::NodeHandle,
+    identity::{self, KeyOrigin},
+    payload_store::{self, PayloadStore},
+    static_peers::StaticPeers,
+    swarm,
+};
+
+/// The tracing target of node start and stop.
+const TARGET: &str = "op_p2p::node";
+/// Accepted gossip blocks waiting for the app task; the swarm task drops (and counts) blocks
+/// beyond this rather than wait, and the gap check recovers them.
+pub(crate) const DELIVERY_CHANNEL_SIZE: usize = 256;
+/// How long the node waits for its listener to report its addresses.
+pub(crate) const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// After the first listen address, how long to wait for more (one per interface).
+pub(crate) const LISTEN_SETTLE: Duration = Duration::from_millis(50);
+/// How long shutdown waits for the swarm task.
+pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the node until it is told to stop.
+pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
+    let (keypair, key_origin) = identity::load_or_generate(&config.key)?;
+    let peer_id = keypair.public().to_peer_id();
+    if key_origin == KeyOrigin::Generated {
+        info!(target: TARGET, key = ?config.key, "generated a new node key");
+    }
+
+    let rollup = &config.chain.rollup;
+    let store_config = op_p2p_peerstore::Config::from_rollup_config(rollup)
+        .with_extra_column_families(payload_store::COLUMN_FAMILIES);
+    let peer_store = match &config.store {
+        StoreLocation::Memory => PeerStore::open_in_memory(store_config, Arc::new(SystemClock)),
+        StoreLocation::Disk(path) => PeerStore::open(path, store_config, Arc::new(SystemClock)),
+    }
+    .map_err(|source| Error::Database {
+        location: config.store.to_string(),
+        source,
+    })?;
+    let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
+
+    let behaviour = NodeBehaviour {
+        gating: op_p2p_gating::Behaviour::new(peer_store.clone(), config.gating.clone())?,
+        conn_manager: conn_manager::Behaviour::new(config.conn_manager.clone())?,
+        identify: behaviour::identify(&keypair, &config.user_agent),
+        ping: behaviour::ping(),
+        gossipsub: op_p2p_gossip::new_behaviour(&config.gossip, rollup)?,
+    };
+    let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout)?;
+
+    // libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and
+    // share it silently; a plain bind first makes "port in use" an error, as for op-node.
+    if config.listen.port() != 0 {
+        std::net::TcpListener::bind(config.listen).map_err(|source| Error::Listen {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    }
+    let listen = listen_multiaddr(config.listen);
+    swarm.listen_on(listen.clone()).map_err(|e| Error::Listen {
+        addr: config.listen.to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let (listen_addrs, early_events) = await_listen_addrs(&mut swarm, &config).await?;
+
+    let signer = UnsafeBlockSigner::new(config.unsafe_block_signer);
+    let validator = Arc::new(Validator::new(
+        rollup.clone(),
+        signer,
+        config.gossip.timestamp_threshold,
+    ));
+    let counters = Arc::new(GossipCounters::new());
+    let (pipeline, results) =
+        ValidationPipeline::spawn(validator, GossipClock, counters.clone(), &config.gossip);
+    let (delivery_tx, deliveries) = mpsc::channel(DELIVERY_CHANNEL_SIZE);
+    let score_book: Arc<dyn ScoreBook> = Arc::new(peer_store.clone());
+    let driver = Driver::new(
+        pipeline,
+        Publisher::new(rollup.clone()),
+        delivery_tx,
+        score_book,
+        counters,
+    );
+
+    let statics: Vec<_> = config
+        .static_peers
+        .iter()
+        .filter(|p| p.peer != peer_id)
+        .cloned()
+        .collect();
+    let static_ids: HashSet<_> = statics.iter().map(|p| p.peer).collect();
+    let (handle, commands) = NodeHandle::channel();
+    let mut event_loop = EventLoop::new(Parts {
+        swarm,
+        driver,
+        results,
+        commands,
+        store: peer_store.clone(),
+        signer: config.sequencer.as_ref().map(|s| s.signer.clone()),
+        statics: StaticPeers::new(&statics, std::time::Instant::now()),
+        slot: Duration::from_secs(rollup.block_time.max(1)),
+        early_events,
+    });
+    event_loop.protect_static_peers(&static_ids);
+
+    let role = if config.sequencer.is_some() {
+        "sequencer"
+    } else {
+        "verifier"
+    };
+    info!(
+        target: TARGET,
+        %peer_id,
+        listen = ?listen_addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        chain_id = rollup.l2_chain_id,
+        role,
+        unsafe_block_signer = %config.unsafe_block_signer,
+        head = payloads.head().number,
+        static_peers = statics.len(),
+        "op-p2p node started"
+    );
+    info!(
+        target: TARGET,
+        p2p_sync_req_resp = config.sync.req_resp,
+        "running without req-resp sync: payload_by_number (op-p2p-reqresp-sync) is not in this \
+         build, so gaps below gossip blocks are reported, not filled"
+    );
+
+    let swarm_task = tokio::spawn(event_loop.run());
+    let app = App {
+        handle: handle.clone(),
+        payloads,
+        peer_store: peer_store.clone(),
+        chain: config.chain.clone(),
+        deliveries,
+        sequencer: config.sequencer.as_ref().map(|s| s.last_block),
+        control: config.control_stdin.then(control::spawn_stdin_reader),
+        status_file: config.status_file.clone(),
+        peer_id: peer_id.to_string(),
+        gaps_unfilled: 0,
+    };
+    app.run(shutdown_signal()).await;
+
+    info!(target: TARGET, "shutting down");
+    if let Err(error) = handle.shutdown().await {
+        warn!(target: TARGET, %error, "swarm task did not stop");
+    }
+    if tokio::time::timeout(SHUTDOWN_TIMEOUT, swarm_task)
+        .await
+        .is_err()
+    {
+        warn!(target: TARGET, "swarm task did not stop in time");
+    }
+    peer_store.flush().map_err(|source| Error::Database {
+        location: config.store.to_string(),
+        source,
+    })?;
+    info!(target: TARGET, "stopped; database flushed");
+    Ok(())
+}
+
+/// Waits for the listener's addresses: the first, then any more that follow at once (one per
+/// interface for an unspecified IP). Other events seen meanwhile are handed to the event loop.
+async fn await_listen_addrs(
+    swarm: &mut Swarm<NodeBehaviour>,
+    config: &NodeConfig,
+) -> Result<(Vec<Multiaddr>, Vec<SwarmEvent<NodeEvent>>), Error> {
+    let mut addrs = Vec::new();
+    let mut others = Vec::new();
+    let listen_failed = |reason: String| Error::Listen {
+        addr: config.listen.to_string(),
+        source: std::io::Error::other(reason),
+    };
+    let first = tokio::time::timeout(LISTEN_TIMEOUT, async {
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => return Ok(address),
+                SwarmEvent::ListenerClosed { reason: Err(e), .. } => return Err(e.to_string()),
+                SwarmEvent::ListenerError { error, .. } => return Err(error.to_string()),
+                other => others.push(other),
+            }
+        }
+    })
+    .await
+    .map_err(|_| listen_failed("no listen address within 10 s".into()))?
+    .map_err(listen_failed)?;
+    addrs.push(first);
+    while let Ok(event) = tokio::time::timeout(LISTEN_SETTLE, swarm.select_next_some()).await {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => addrs.push(address),
+            other => others.push(other),
+        }
+    }
+    Ok((addrs, others))
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => info!(target: TARGET, "SIGINT"),
+                    _ = term.recv() => info!(target: TARGET, "SIGTERM"),
+                }
+            }
+            Err(error) => {
+                warn!(target: TARGET, %error, "cannot watch SIGTERM; SIGINT only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

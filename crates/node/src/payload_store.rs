@@ -1,0 +1,382 @@
+//! [`PayloadStore`]: every accepted unsafe payload, by hash and by number, and the unsafe head,
+//! in the node's RocksDB database (its own column families next to the peer store's books).
+//!
+//! # The unsafe chain
+//! op-node hands unsafe payloads to its execution engine, which keeps the chain; this node has
+//! no engine, so the store keeps the chain itself:
+//!
+//! - The **head** starts at the L2 genesis block of the rollup config.
+//! - A payload whose parent is the head **extends** it; the head then also moves up through any
+//!   stored payloads above it that link by parent hash (blocks fetched by sync, newest first,
+//!   link up this way when the lowest one arrives).
+//! - A payload more than one above the head is stored and indexed **ahead** of the head: that
+//!   is op-node's unsafe-payload queue, and the gap below it is what
+//!   [`PayloadStore::gap`] reports for the sync client to fill.
+//! - A payload at or below the head whose parent is our block one below it **reorgs** the head
+//!   to it (op-node's engine makes the newest unsafe payload the head); the blocks above it
+//!   leave the index.
+//! - Anything else is stored by hash but not indexed.
+//!
+//! Every insert is one atomic RocksDB write batch, so the head, the index and the payloads agree
+//! after a crash at any point.
+//!
+//! # Serving sync
+//! [`PayloadStore::payload_by_number`] is the `PayloadSource` of the payload_by_number server:
+//! it answers with the chain's block at that height, up to the head (op-node serves what its
+//! engine has, which is the chain up to the unsafe head). The sync crate's trait is not on this
+//! branch yet; when it lands, its impl is the method as is:
+//!
+//! ```text
+//! impl op_p2p_reqresp_sync::PayloadSource for PayloadStore {
+//!     async fn payload_by_number(&self, number: u64)
+//!         -> Result<Option<ExecutionPayloadEnvelope>, SourceError> {
+//!         PayloadStore::payload_by_number(self, number).await.map_err(SourceError::new)
+//!     }
+//! }
+//! ```
+
+mod records;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use op_p2p_peerstore::{
+    PeerStore,
+    rocksdb::{ColumnFamily, Direction, IteratorMode, WriteBatch},
+};
+use op_p2p_types::ExecutionPayloadEnvelope;
+use tracing::{debug, info, warn};
+
+pub(crate) use self::records::{COLUMN_FAMILIES, Counts, IndexEntry, Origin};
+use self::records::{
+    COUNTS_KEY, HEAD_KEY, PAYLOAD_INDEX_CF, PAYLOAD_META_CF, PAYLOADS_CF, decode_counts,
+    decode_entry, decode_head, decode_payload, encode_counts, encode_entry, encode_head,
+    encode_payload, number_key, number_of_key,
+};
+use crate::block_ref::BlockRef;
+
+/// The tracing target of the payload store.
+const TARGET: &str = "op_p2p::payloads";
+
+/// A payload store operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// RocksDB failed.
+    #[error("payload store: {0}")]
+    RocksDb(#[from] op_p2p_peerstore::rocksdb::Error),
+    /// The database was opened without the payload store's column families.
+    #[error("payload store: column family {0} is missing")]
+    MissingColumnFamily(&'static str),
+    /// A stored record does not decode.
+    #[error("payload store: corrupt {what} record")]
+    Corrupt {
+        /// Which record.
+        what: &'static str,
+    },
+    /// The stored head belongs to another chain (its genesis is not this rollup config's).
+    #[error(
+        "payload store: the stored head #{head} is below this chain's genesis #{genesis}; \
+         the database belongs to another chain"
+    )]
+    OtherChain {
+        /// The stored head number.
+        head: u64,
+        /// The configured genesis number.
+        genesis: u64,
+    },
+}
+
+/// What inserting a payload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    /// The payload extended the head; the head is now `head` (possibly higher than the
+    /// payload, if stored payloads above it linked up).
+    Extended {
+        /// The new head.
+        head: BlockRef,
+    },
+    /// The payload replaced our block at its height; it is the new head.
+    Reorged {
+        /// The new head.
+        head: BlockRef,
+    },
+    /// The payload is more than one above the head: stored, waiting for the gap below it.
+    Ahead,
+    /// Stored by hash, not part of the chain (its parent is not ours).
+    Unlinked,
+    /// Already stored.
+    Duplicate,
+    /// At or below genesis: not stored.
+    BeforeGenesis,
+}
+
+/// The payload store. Cheap to clone; all clones share the head.
+#[derive(Debug, Clone)]
+pub(crate) struct PayloadStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: PeerStore,
+    genesis: BlockRef,
+    /// The head and counters; held across every insert so read-modify-writes do not interleave.
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct State {
+    head: BlockRef,
+    counts: Counts,
+}
+
+impl PayloadStore {
+    /// Opens the payload store in `store`'s database, which must have been opened with
+    /// [`COLUMN_FAMILIES`] as extra column families. A store with no head starts at `genesis`.
+    pub(crate) fn open(store: PeerStore, genesis: BlockRef) -> Result<Self, StoreError> {
+        let this = Self {
+            inner: Arc::new(Inner {
+                store,
+                genesis,
+                state: Mutex::new(State {
+                    head: genesis,
+                    counts: Counts::default(),
+                }),
+            }),
+        };
+        let meta = this.cf(PAYLOAD_META_CF)?;
+        let db = this.inner.store.db();
+        let head = match db.get_pinned_cf(meta, HEAD_KEY)? {
+            Some(v) => decode_head(&v).ok_or(StoreError::Corrupt { what: "head" })?,
+            None => genesis,
+        };
+        if head.number < genesis.number {
+            return Err(StoreError::OtherChain {
+                head: head.number,
+                genesis: genesis.number,
+            });
+        }
+        let counts = match db.get_pinned_cf(meta, COUNTS_KEY)? {
+            Some(v) => decode_counts(&v).ok_or(StoreError::Corrupt { what: "counts" })?,
+            None => Counts::default(),
+        };
+        *this.state() = State { head, counts };
+        info!(target: TARGET, head = head.number, hash = %head.hash, "payload store open");
+        Ok(this)
+    }
+
+    /// The unsafe head.
+    pub(crate) fn head(&self) -> BlockRef {
+        self.state().head
+    }
+
+    /// Payloads stored so far, by origin (kept across restarts).
+    pub(crate) fn counts(&self) -> Counts {
+        self.state().counts
+    }
+
+    /// Stores an accepted payload that arrived from `origin` at `received_ms` (unix ms) and
+    /// moves the head as the module docs describe.
+    pub(crate) fn insert(
+        &self,
+        envelope: &ExecutionPayloadEnvelope,
+        origin: Origin,
+        received_ms: u64,
+    ) -> Result<Inserted, StoreError> {
+        let block = BlockRef::of(envelope);
+        let genesis = self.inner.genesis;
+        if block.number <= genesis.number {
+            return Ok(Inserted::BeforeGenesis);
+        }
+        let mut state = self.state();
+        let db = self.inner.store.db();
+        let payloads = self.cf(PAYLOADS_CF)?;
+        if db.get_pinned_cf(payloads, block.hash)?.is_some() {
+            return Ok(Inserted::Duplicate);
+        }
+        let index = self.cf(PAYLOAD_INDEX_CF)?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(payloads, block.hash, encode_payload(envelope));
+        let entry = IndexEntry {
+            block,
+            origin,
+            received_ms,
+        };
+
+        let head = state.head;
+        let outcome = if block.number == head.number + 1 && block.parent_hash == head.hash {
+            batch.put_cf(index, number_key(block.number), encode_entry(&entry));
+            Inserted::Extended {
+                head: self.walk_up(block)?,
+            }
+        } else if block.number > head.number + 1 {
+            batch.put_cf(index, number_key(block.number), encode_entry(&entry));
+            Inserted::Ahead
+        } else if block.number <= head.number && self.parent_is_ours(&block)? {
+            batch.put_cf(index, number_key(block.number), encode_entry(&entry));
+            batch.delete_range_cf(
+                index,
+                number_key(block.number + 1),
+                number_key(head.number + 1),
+            );
+            Inserted::Reorged { head: block }
+        } else {
+            Inserted::Unlinked
+        };
+
+        let mut next = *state;
+        next.counts.add(origin);
+        if let Inserted::Extended { head } | Inserted::Reorged { head } = outcome {
+            next.head = head;
+            let meta = self.cf(PAYLOAD_META_CF)?;
+            batch.put_cf(meta, HEAD_KEY, encode_head(&head));
+        }
+        let meta = self.cf(PAYLOAD_META_CF)?;
+        batch.put_cf(meta, COUNTS_KEY, encode_counts(&next.counts));
+        db.write_opt(batch, &self.inner.store.write_options())?;
+        *state = next;
+
+        match outcome {
+            Inserted::Reorged { head } => {
+                warn!(target: TARGET, number = head.number, hash = %head.hash, "unsafe head reorged");
+            }
+            Inserted::Unlinked => {
+                debug!(target: TARGET, number = block.number, hash = %block.hash, "stored a payload off our chain");
+            }
+            _ => {}
+        }
+        Ok(outcome)
+    }
+
+    /// From `block` (just indexed, not yet written), follows index entries above it that link
+    /// by parent hash; returns the highest.
+    fn walk_up(&self, mut block: BlockRef) -> Result<BlockRef, StoreError> {
+        while let Some(next) = self.entry(block.number + 1)? {
+            if next.block.parent_hash != block.hash {
+                break;
+            }
+            block = next.block;
+        }
+        Ok(block)
+    }
+
+    /// Whether `block`'s parent is our chain's block one below it.
+    fn parent_is_ours(&self, block: &BlockRef) -> Result<bool, StoreError> {
+        let below = block.number - 1;
+        if below == self.inner.genesis.number {
+            return Ok(block.parent_hash == self.inner.genesis.hash);
+        }
+        Ok(self
+            .entry(below)?
+            .is_some_and(|e| e.block.hash == block.parent_hash))
+    }
+
+    /// The index entry at `number`, if any (on the chain or ahead of the head).
+    pub(crate) fn entry(&self, number: u64) -> Result<Option<IndexEntry>, StoreError> {
+        let index = self.cf(PAYLOAD_INDEX_CF)?;
+        match self
+            .inner
+            .store
+            .db()
+            .get_pinned_cf(index, number_key(number))?
+        {
+            Some(v) => Ok(Some(
+                decode_entry(number, &v).ok_or(StoreError::Corrupt { what: "index" })?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The gap op-node's driver would ask the sync client to fill
+    /// (`checkForGapInUnsafeQueue`): the head, and the lowest payload waiting above it, when
+    /// that payload is more than one above the head.
+    pub(crate) fn gap(&self) -> Result<Option<(BlockRef, BlockRef)>, StoreError> {
+        let head = self.head();
+        let index = self.cf(PAYLOAD_INDEX_CF)?;
+        let from = number_key(head.number + 1);
+        let mut iter = self
+            .inner
+            .store
+            .db()
+            .iterator_cf(index, IteratorMode::From(&from, Direction::Forward));
+        let Some(item) = iter.next() else {
+            return Ok(None);
+        };
+        let (key, value) = item?;
+        let number = number_of_key(&key).ok_or(StoreError::Corrupt { what: "index key" })?;
+        let end = decode_entry(number, &value).ok_or(StoreError::Corrupt { what: "index" })?;
+        Ok((number > head.number + 1).then_some((head, end.block)))
+    }
+
+    /// The chain's payload at `number`, up to the head; `None` if we do not have it. The
+    /// payload_by_number server's source.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "the sync server's source, wired in with op-p2p-reqresp-sync"
+        )
+    )]
+    pub(crate) async fn payload_by_number(
+        &self,
+        number: u64,
+    ) -> Result<Option<ExecutionPayloadEnvelope>, StoreError> {
+        if number > self.head().number {
+            return Ok(None);
+        }
+        let Some(entry) = self.entry(number)? else {
+            return Ok(None);
+        };
+        self.payload_by_hash(&entry.block.hash)
+    }
+
+    /// A stored payload by block hash.
+    pub(crate) fn payload_by_hash(
+        &self,
+        hash: &op_p2p_types::B256,
+    ) -> Result<Option<ExecutionPayloadEnvelope>, StoreError> {
+        let payloads = self.cf(PAYLOADS_CF)?;
+        match self.inner.store.db().get_pinned_cf(payloads, hash)? {
+            Some(v) => Ok(Some(
+                decode_payload(&v).ok_or(StoreError::Corrupt { what: "payload" })?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The last `limit` index entries (the chain up to the head, then any waiting above it),
+    /// oldest first.
+    pub(crate) fn recent_entries(&self, limit: usize) -> Result<Vec<IndexEntry>, StoreError> {
+        let index = self.cf(PAYLOAD_INDEX_CF)?;
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for item in self.inner.store.db().iterator_cf(index, IteratorMode::End) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item?;
+            let number = number_of_key(&key).ok_or(StoreError::Corrupt { what: "index key" })?;
+            out.push(decode_entry(number, &value).ok_or(StoreError::Corrupt { what: "index" })?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
+        self.inner
+            .store
+            .db()
+            .cf_handle(name)
+            .ok_or(StoreError::MissingColumnFamily(name))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Every update replaces the whole state after its write succeeded; a panic cannot
+        // leave it half-written.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests;
