@@ -28,8 +28,8 @@ use crate::{
     rollup::Chain,
     sequencer::build_payload,
     status::{
-        self, BanStatus, BlockStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS, ScoreStatus,
-        Status,
+        self, BanStatus, BlockStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS,
+        SYNC_UNAVAILABLE, ScoreStatus, Status,
     },
     wall_clock::{instant_at_unix, now_ms},
 };
@@ -270,7 +270,7 @@ impl App {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            sync: "unavailable".into(),
+            sync: SYNC_UNAVAILABLE.into(),
             head: BlockStatus {
                 number: head.number,
                 hash: head.hash.to_string(),

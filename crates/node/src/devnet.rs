@@ -36,7 +36,7 @@ use crate::{
     cli::DevnetArgs,
     identity::{encode_key, write_key_file},
     rollup::Chain,
-    status::Status,
+    status::{SYNC_UNAVAILABLE, Status},
     wall_clock::{instant_at_unix, now_ms},
 };
 
@@ -359,13 +359,17 @@ impl Devnet {
                 printed = n;
             }
 
-            let complete = canonical.len() as u64 == blocks
+            // Done when every node holds every block, or when the only nodes still missing
+            // blocks can never get them: without req-resp sync a reported gap stays open.
+            let settled = canonical.len() as u64 == blocks
                 && self.nodes.iter().all(Option::is_some)
                 && statuses.iter().all(|s| {
-                    s.as_ref()
-                        .is_some_and(|s| missing(s, &canonical, blocks).is_empty())
+                    s.as_ref().is_some_and(|s| {
+                        missing(s, &canonical, blocks).is_empty()
+                            || (s.sync == SYNC_UNAVAILABLE && s.gaps_unfilled > 0)
+                    })
                 });
-            if complete || Instant::now() >= deadline {
+            if settled || Instant::now() >= deadline {
                 return self.finish(&statuses, &canonical);
             }
         }
@@ -411,7 +415,7 @@ impl Devnet {
                 row.role,
                 ranges(&gone)
             );
-            if status.sync == "unavailable" {
+            if status.sync == SYNC_UNAVAILABLE {
                 problem.push_str(
                     ": req-resp sync (payload_by_number, op-p2p-reqresp-sync) is not available \
                      in this build, so the gap was reported but not filled",

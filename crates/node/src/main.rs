@@ -47,6 +47,7 @@ mod wall_clock;
 use std::{
     io::{self, Write as _},
     process::ExitCode,
+    time::Duration,
 };
 
 use clap::Parser as _;
@@ -64,6 +65,10 @@ const EXIT_FAILURE: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// Exit status of an interrupted devnet (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
+/// How long the runtime waits for leftover tasks at exit. The stdin reader of
+/// `--control-stdin` sits in a blocking read that only the parent can end, so the runtime must
+/// not wait for it.
+const RUNTIME_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -105,13 +110,20 @@ fn main() -> ExitCode {
 /// `op-p2p node`.
 fn run_node(args: &NodeArgs) -> Result<(), Error> {
     let config = NodeConfig::from_args(args, std::env::vars_os())?;
+    node::preflight(&config)?;
     logging::init();
-    runtime()?.block_on(node::run(config))
+    let runtime = runtime()?;
+    let result = runtime.block_on(node::run(config));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+    result
 }
 
 /// `op-p2p devnet`.
 fn run_devnet(args: DevnetArgs) -> Result<(), Error> {
-    runtime()?.block_on(devnet::run(args)).map_err(Error::from)
+    let runtime = runtime()?;
+    let result = runtime.block_on(devnet::run(args));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+    result.map_err(Error::from)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

@@ -54,6 +54,21 @@ pub(crate) const LISTEN_SETTLE: Duration = Duration::from_millis(50);
 /// How long shutdown waits for the swarm task.
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Checks what can be checked before anything starts (and before logging, so a refusal is
+/// the only line the user sees): the listen port is free.
+///
+/// libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and share
+/// it silently; a plain bind first makes "port in use" an error, as it is for op-node.
+pub(crate) fn preflight(config: &NodeConfig) -> Result<(), Error> {
+    if config.listen.port() != 0 {
+        std::net::TcpListener::bind(config.listen).map_err(|source| Error::Listen {
+            addr: config.listen.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
 /// Runs the node until it is told to stop.
 pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     let (keypair, key_origin) = identity::load_or_generate(&config.key)?;
@@ -84,14 +99,6 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     };
     let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout)?;
 
-    // libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and
-    // share it silently; a plain bind first makes "port in use" an error, as for op-node.
-    if config.listen.port() != 0 {
-        std::net::TcpListener::bind(config.listen).map_err(|source| Error::Listen {
-            addr: config.listen.to_string(),
-            source,
-        })?;
-    }
     let listen = listen_multiaddr(config.listen);
     swarm.listen_on(listen.clone()).map_err(|e| Error::Listen {
         addr: config.listen.to_string(),

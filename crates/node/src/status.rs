@@ -15,6 +15,9 @@ pub(crate) const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 /// The most blocks listed (the newest): enough for any devnet, bounded for a long-running node.
 pub(crate) const STATUS_MAX_BLOCKS: usize = 2048;
 
+/// [`Status::sync`] of a node without a payload_by_number client (until the sync crate lands).
+pub(crate) const SYNC_UNAVAILABLE: &str = "unavailable";
+
 /// A node's status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Status {

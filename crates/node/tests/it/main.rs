@@ -1,6 +1,11 @@
-//! Integration tests of the `op-p2p` binary, in one test binary: they run the built executable.
+//! Integration tests of the `op-p2p` binary, in one test binary: they run the built executable,
+//! nodes as separate processes on 127.0.0.1.
 
 // Test helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod bad_config;
+mod common;
+mod devnet;
 mod gossip_validate;
+mod restart;
