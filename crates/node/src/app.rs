@@ -8,9 +8,9 @@
 //! - control commands from stdin;
 //! - the status file.
 
-use std::{future::Future, path::PathBuf, time::Duration};
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
-use op_p2p_gossip::Delivery;
+use op_p2p_gossip::{Delivery, GossipCounters, Outcome};
 use op_p2p_peerstore::PeerStore;
 use op_p2p_types::ExecutionPayloadEnvelope;
 use tokio::{
@@ -28,7 +28,7 @@ use crate::{
     rollup::Chain,
     sequencer::build_payload,
     status::{
-        self, BanStatus, BlockStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS,
+        self, BanStatus, BlockStatus, GossipStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS,
         SYNC_UNAVAILABLE, ScoreStatus, Status,
     },
     wall_clock::{instant_at_unix, now_ms},
@@ -60,6 +60,8 @@ pub(crate) struct App {
     pub(crate) peer_id: String,
     /// Gap ranges the filler refused this run (no sync client).
     pub(crate) gaps_unfilled: u64,
+    /// The gossip counters.
+    pub(crate) gossip: Arc<GossipCounters>,
 }
 
 impl App {
@@ -290,6 +292,13 @@ impl App {
             blocks_via_sync: counts.sync,
             blocks_local: counts.local,
             gaps_unfilled: self.gaps_unfilled,
+            gossip: GossipStatus {
+                accepted: self.gossip.outcome(Outcome::Accept),
+                ignored: self.gossip.outcome(Outcome::Ignore),
+                rejected: self.gossip.outcome(Outcome::Reject),
+                published: self.gossip.published(),
+                publish_failed: self.gossip.publish_failed(),
+            },
             peers: network.peers.len(),
             connected: network
                 .peers

@@ -122,7 +122,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         Publisher::new(rollup.clone()),
         delivery_tx,
         score_book,
-        counters,
+        counters.clone(),
     );
 
     let statics: Vec<_> = config
@@ -181,6 +181,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         status_file: config.status_file.clone(),
         peer_id: peer_id.to_string(),
         gaps_unfilled: 0,
+        gossip: counters,
     };
     app.run(shutdown_signal()).await;
 

@@ -46,6 +46,8 @@ pub(crate) struct Status {
     pub(crate) blocks_local: u64,
     /// Gap ranges the node needed filled and could not have requested (no sync client).
     pub(crate) gaps_unfilled: u64,
+    /// Gossip validation and publishing counters since start.
+    pub(crate) gossip: GossipStatus,
     /// Connected peers.
     pub(crate) peers: usize,
     /// Their ids and gossipsub scores.
@@ -56,6 +58,21 @@ pub(crate) struct Status {
     pub(crate) scores: Vec<ScoreStatus>,
     /// When this was written, unix ms.
     pub(crate) updated_ms: u64,
+}
+
+/// Gossip counters since the node started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct GossipStatus {
+    /// Messages accepted.
+    pub(crate) accepted: u64,
+    /// Messages ignored (duplicates, too old, queue full, …).
+    pub(crate) ignored: u64,
+    /// Messages rejected (bad signature, bad hash, …).
+    pub(crate) rejected: u64,
+    /// Blocks we published.
+    pub(crate) published: u64,
+    /// Blocks gossipsub refused to publish (no peers yet, …).
+    pub(crate) publish_failed: u64,
 }
 
 /// One stored block.
@@ -146,6 +163,7 @@ mod tests {
             blocks_via_sync: 0,
             blocks_local: 0,
             gaps_unfilled: 0,
+            gossip: GossipStatus::default(),
             peers: 0,
             connected: vec![],
             bans: vec![],

@@ -185,6 +185,7 @@ mod tests {
             blocks_via_sync: 0,
             blocks_local: 0,
             gaps_unfilled: 0,
+            gossip: crate::status::GossipStatus::default(),
             peers: 1,
             connected: vec![],
             bans: vec![],

@@ -60,12 +60,14 @@ fn four_nodes_hold_the_same_twenty_blocks() {
     assert_eq!(canonical.len(), 20);
     assert_eq!(sequencer["role"], "sequencer");
     assert_eq!(sequencer["blocks_local"], 20);
+    assert_eq!(sequencer["gossip"]["published"], 20);
     for index in 1..4 {
         let status = node_status(dir.path(), index);
         assert_eq!(chain(&status, 20), canonical, "node {index}");
         assert_eq!(status["head"]["number"], 20, "node {index}");
         assert_eq!(status["blocks_via_gossip"], 20, "node {index}");
         assert_eq!(status["bans"].as_array().unwrap().len(), 0, "node {index}");
+        assert_eq!(status["gossip"]["rejected"], 0, "node {index}");
     }
 }
 
