@@ -62,6 +62,9 @@ pub(crate) struct App {
     pub(crate) gaps_unfilled: u64,
     /// The gossip counters.
     pub(crate) gossip: Arc<GossipCounters>,
+    /// After a block could not be built or stored, the sequencer tries again one block time
+    /// later instead of at once (the head did not move, so the block stays due).
+    pub(crate) sequencer_retry_at: Option<Instant>,
 }
 
 impl App {
@@ -104,11 +107,13 @@ impl App {
         self.write_status().await;
     }
 
-    /// Stores a payload; logs what it did to the head.
-    fn store(&self, envelope: &ExecutionPayloadEnvelope, origin: Origin) {
+    /// Stores a payload; logs what it did to the head. Returns what happened, `None` on a
+    /// store failure.
+    fn store(&self, envelope: &ExecutionPayloadEnvelope, origin: Origin) -> Option<Inserted> {
         let number = envelope.execution_payload.block_number;
         let hash = envelope.execution_payload.block_hash;
-        match self.payloads.insert(envelope, origin, now_ms()) {
+        let result = self.payloads.insert(envelope, origin, now_ms());
+        match &result {
             Ok(Inserted::Extended { head }) => info!(
                 target: TARGET,
                 number, %hash, origin = origin.as_str(), head = head.number,
@@ -122,6 +127,7 @@ impl App {
             Ok(other) => debug!(target: TARGET, number, %hash, outcome = ?other, "stored"),
             Err(error) => error!(target: TARGET, number, %error, "cannot store a payload"),
         }
+        result.ok()
     }
 
     /// When the sequencer's next block is due, if sequencing.
@@ -133,22 +139,35 @@ impl App {
             return None;
         }
         let timestamp = self.chain.rollup.timestamp_for_block(next)?;
-        Some(instant_at_unix(timestamp))
+        let due = instant_at_unix(timestamp);
+        Some(self.sequencer_retry_at.map_or(due, |retry| retry.max(due)))
     }
 
     /// Builds the next block on the head, stores it, signs and publishes it.
-    async fn produce(&self) {
+    async fn produce(&mut self) {
         let head = self.payloads.head();
         let envelope = match build_payload(&self.chain.rollup, &head) {
             Some(Ok(envelope)) => envelope,
             Some(Err(error)) => {
                 error!(target: TARGET, %error, "cannot build a block");
+                self.retry_later();
                 return;
             }
-            None => return,
+            None => {
+                error!(target: TARGET, head = head.number, "no timestamp for the next block");
+                self.retry_later();
+                return;
+            }
         };
         let block = BlockRef::of(&envelope);
-        self.store(&envelope, Origin::Local);
+        if !matches!(
+            self.store(&envelope, Origin::Local),
+            Some(Inserted::Extended { .. })
+        ) {
+            self.retry_later();
+            return;
+        }
+        self.sequencer_retry_at = None;
         match self.handle.publish(envelope).await {
             Ok(Ok(())) => info!(
                 target: TARGET,
@@ -160,6 +179,11 @@ impl App {
             ),
             Err(error) => warn!(target: TARGET, %error, "cannot reach the swarm task"),
         }
+    }
+
+    fn retry_later(&mut self) {
+        let block_time = Duration::from_secs(self.chain.rollup.block_time.max(1));
+        self.sequencer_retry_at = Some(Instant::now() + block_time);
     }
 
     /// op-node's `checkForGapInUnsafeQueue`: a block waiting more than one above the head

@@ -53,12 +53,22 @@ pub(crate) enum IdentityError {
 }
 
 /// Where the key comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum KeySource {
     /// `p2p.priv.raw`.
     Raw(String),
     /// `p2p.priv.path`.
     File(PathBuf),
+}
+
+impl std::fmt::Debug for KeySource {
+    // The raw key never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Raw(_) => f.write_str("Raw(<redacted>)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 /// Whether the key was read or made.
@@ -174,6 +184,12 @@ mod tests {
         let (second, origin) = load_or_generate(&source).unwrap();
         assert_eq!(origin, KeyOrigin::Loaded);
         assert_eq!(first.public(), second.public());
+    }
+
+    #[test]
+    fn a_raw_key_is_never_printed() {
+        let shown = format!("{:?}", KeySource::Raw(KEY.into()));
+        assert!(!shown.contains("0101"), "{shown}");
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     let (keypair, key_origin) = identity::load_or_generate(&config.key)?;
     let peer_id = keypair.public().to_peer_id();
     if key_origin == KeyOrigin::Generated {
-        info!(target: TARGET, key = ?config.key, "generated a new node key");
+        info!(target: TARGET, source = ?config.key, "generated a new node key");
     }
 
     let rollup = &config.chain.rollup;
@@ -182,6 +182,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         peer_id: peer_id.to_string(),
         gaps_unfilled: 0,
         gossip: counters,
+        sequencer_retry_at: None,
     };
     app.run(shutdown_signal()).await;
 
