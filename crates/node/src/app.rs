@@ -3,7 +3,8 @@
 //!
 //! - accepted gossip blocks go into the payload store (the gap-fill seam watches what they do
 //!   to the unsafe head);
-//! - every 2·block_time the gap check hands a missing range to the gap filler;
+//! - every 2·block_time (op-node's driver), and at once when a gossip block lands ahead of the
+//!   head, the gap check hands the missing range to the gap filler;
 //! - in sequencer mode, a block every block time: built, stored, signed and published;
 //! - control commands from stdin;
 //! - the status file.
@@ -86,7 +87,11 @@ impl App {
                 delivery = self.deliveries.recv(), if deliveries_open => match delivery {
                     Some((peer, envelope)) => {
                         debug!(target: TARGET, %peer, number = envelope.execution_payload.block_number, "gossip block");
-                        self.store(&envelope, Origin::Gossip);
+                        // A block ahead of the head is a gap: ask at once rather than at the
+                        // next periodic check (op-node's 2·block_time tick still runs).
+                        if self.store(&envelope, Origin::Gossip) == Some(Inserted::Ahead) {
+                            self.check_gap(&mut gap).await;
+                        }
                     }
                     None => deliveries_open = false,
                 },
