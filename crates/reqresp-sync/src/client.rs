@@ -582,3 +582,166 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use op_p2p_peerstore::{Config as StoreConfig, ManualClock};
+    use op_p2p_types::ExecutionPayload;
+
+    use super::*;
+    use crate::{config::MAX_RANGE_AGE, metrics::NoMetrics};
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn client() -> (Client, PeerStore) {
+        let store =
+            PeerStore::open_in_memory(StoreConfig::default(), Arc::new(ManualClock::new(NOW)))
+                .unwrap();
+        let (sink, _) = mpsc::channel(1);
+        (Client::new(&Config::default(), store.clone(), sink), store)
+    }
+
+    fn at(number: u64) -> BlockRef {
+        BlockRef {
+            number,
+            hash: B256::with_last_byte(number as u8),
+            parent_hash: B256::with_last_byte((number as u8).wrapping_sub(1)),
+            timestamp: NOW,
+        }
+    }
+
+    fn range(c: &mut Client, start: u64, end: u64) -> Result<usize, Error> {
+        c.request_range(at(start), at(end), NOW, &mut VecDeque::new(), &NoMetrics)
+    }
+
+    fn queued(c: &Client) -> Vec<u64> {
+        let mut numbers: Vec<u64> = c.queue.iter().map(|q| q.number).collect();
+        numbers.sort_unstable_by(|a, b| b.cmp(a));
+        numbers
+    }
+
+    #[test]
+    fn a_range_walks_down_from_end_minus_one_until_the_queue_is_full() {
+        let (mut c, _) = client();
+        assert_eq!(range(&mut c, 100, 105).unwrap(), 4);
+        assert_eq!(queued(&c), vec![104, 103, 102, 101]);
+        // Queued numbers are in flight: asking again schedules nothing new.
+        assert_eq!(range(&mut c, 100, 105).unwrap(), 0);
+        // A wider range only adds what is missing, up to the queue's bound.
+        assert_eq!(range(&mut c, 0, 250).unwrap(), REQUEST_QUEUE_SIZE - 4);
+        assert_eq!(c.queue.len(), REQUEST_QUEUE_SIZE);
+        assert_eq!(queued(&c)[..3], [249, 248, 247]);
+        // Nothing between start and end.
+        assert_eq!(range(&mut c, 300, 301).unwrap(), 0);
+        assert_eq!(range(&mut c, 301, 300).unwrap(), 0);
+    }
+
+    #[test]
+    fn old_ranges_are_refused() {
+        let (mut c, _) = client();
+        let old = BlockRef {
+            timestamp: NOW - MAX_RANGE_AGE.as_secs() - 1,
+            ..at(1)
+        };
+        assert!(matches!(
+            c.request_range(old, at(10), NOW, &mut VecDeque::new(), &NoMetrics),
+            Err(Error::RangeTooOld { number: 1, .. })
+        ));
+        let recent = BlockRef {
+            timestamp: NOW - MAX_RANGE_AGE.as_secs(),
+            ..at(1)
+        };
+        assert_eq!(
+            c.request_range(recent, at(10), NOW, &mut VecDeque::new(), &NoMetrics)
+                .unwrap(),
+            8
+        );
+    }
+
+    #[test]
+    fn a_quarantined_conflict_below_the_trusted_end_is_rejected_and_asked_again() {
+        let (mut c, store) = client();
+        let liar = PeerId::random();
+        let lie = ExecutionPayloadEnvelope {
+            parent_beacon_block_root: None,
+            execution_payload: ExecutionPayload {
+                block_number: 9,
+                block_hash: B256::repeat_byte(0xee),
+                ..Default::default()
+            },
+        };
+        let other = ExecutionPayloadEnvelope {
+            parent_beacon_block_root: None,
+            execution_payload: ExecutionPayload {
+                block_number: 5,
+                block_hash: B256::repeat_byte(0x55),
+                ..Default::default()
+            },
+        };
+        for (hash, envelope) in [
+            (B256::repeat_byte(0xee), lie),
+            (B256::repeat_byte(0x55), other),
+        ] {
+            c.quarantine.insert(
+                hash,
+                Entry {
+                    peer: liar,
+                    envelope,
+                },
+            );
+        }
+        let mut events = VecDeque::new();
+        let queued = c
+            .request_range(at(0), at(10), NOW, &mut events, &NoMetrics)
+            .unwrap();
+        // 9 was rejected and queued again; 5 is an untrusted candidate and skipped.
+        assert_eq!(queued, 8);
+        assert!(!queued_numbers(&c).contains(&5));
+        assert!(queued_numbers(&c).contains(&9));
+        assert!(matches!(
+            events.pop_front(),
+            Some(Event::Rejected { peer, number: 9, .. }) if peer == liar
+        ));
+        assert_eq!(
+            store.peer_scores(&liar).unwrap().req_resp.rejected_payloads,
+            1.0
+        );
+        assert_eq!(c.quarantined(), 1);
+    }
+
+    fn queued_numbers(c: &Client) -> Vec<u64> {
+        queued(c)
+    }
+
+    #[test]
+    fn peers_wait_for_global_then_peer_tokens_then_back_off_after_failures() {
+        let (mut c, _) = client();
+        let peer = PeerId::random();
+        c.peer_connected(peer, Duration::ZERO);
+        c.run_due(Duration::ZERO);
+        assert_eq!(c.loops[&peer].state, LoopState::Ready);
+        // A failure spends 15 extra tokens: with 14 left, the 15th is back at 250 ms and all
+        // 15 are taken, so the next request waits for one more token (500 ms).
+        c.loops.get_mut(&peer).unwrap().state = LoopState::Waiting {
+            at: Duration::ZERO,
+            then: Step::Backoff,
+        };
+        c.run_due(Duration::ZERO);
+        assert_eq!(c.next_wake(), Some(Duration::from_millis(250)));
+        c.run_due(Duration::from_millis(250));
+        assert_eq!(c.next_wake(), Some(Duration::from_millis(500)));
+        c.run_due(Duration::from_millis(500));
+        assert_eq!(c.loops[&peer].state, LoopState::Ready);
+        // A peer that has been busy (an empty bucket) waits 15 × 250 ms = 3.75 s.
+        c.loops.get_mut(&peer).unwrap().state = LoopState::Waiting {
+            at: Duration::from_millis(500),
+            then: Step::Backoff,
+        };
+        c.run_due(Duration::from_millis(500));
+        assert_eq!(c.next_wake(), Some(Duration::from_millis(500 + 3750)));
+        c.peer_disconnected(&peer);
+        assert_eq!(c.sync_peers(), 0);
+    }
+}

@@ -34,8 +34,8 @@ pub const CLIENT_GLOBAL_BURST: u32 = 40;
 pub const CLIENT_PEER_RATE: u32 = 4;
 /// Client: burst of the per-peer client limit.
 pub const CLIENT_PEER_BURST: u32 = 15;
-/// Client: extra per-peer tokens a peer loop waits for after a failed request
-/// (`clientErrRateCost`): a failing peer is asked again only after ~3.75 s.
+/// Client: extra per-peer tokens a peer loop waits for and spends after a failed request
+/// (`clientErrRateCost`): a peer that has been kept busy is asked again only after ~3.75 s.
 pub const CLIENT_ERROR_RATE_COST: u32 = 15;
 /// Client: deadline for writing the request (`clientWriteRequestTimeout`).
 pub const CLIENT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);

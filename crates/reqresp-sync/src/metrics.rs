@@ -6,7 +6,7 @@ use std::{fmt, time::Duration};
 use op_p2p_types::ResultCode;
 
 /// Which side of a request a measurement is from (op-node's `p2p_role` label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     /// We requested.
     Client,

@@ -1,7 +1,11 @@
 //! Where a server's payloads come from: a trait, so a node can serve from its own store or from
 //! an execution client (op-node calls `eth_getBlockByNumber`).
 
-use std::{collections::BTreeMap, future::Future, sync::RwLock};
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    sync::{Arc, RwLock},
+};
 
 use op_p2p_types::ExecutionPayloadEnvelope;
 
@@ -21,6 +25,16 @@ pub trait PayloadSource: Send + Sync + 'static {
         &self,
         number: u64,
     ) -> impl Future<Output = Result<Option<ExecutionPayloadEnvelope>, SourceError>> + Send;
+}
+
+/// A shared source: several servers (or a server and the node) can serve one store.
+impl<T: PayloadSource> PayloadSource for Arc<T> {
+    fn payload_by_number(
+        &self,
+        number: u64,
+    ) -> impl Future<Output = Result<Option<ExecutionPayloadEnvelope>, SourceError>> + Send {
+        (**self).payload_by_number(number)
+    }
 }
 
 /// No payloads: a [`Behaviour`](crate::Behaviour) built with it and no source only requests

@@ -1,7 +1,7 @@
 //! The codec against the shared `payload_by_number` vectors (byte for byte, and over a real
 //! stream), and against hostile streams: each a typed error, no allocation past the caps.
 
-use std::{fs, sync::Arc, time::Duration};
+use std::{fs, sync::Arc};
 
 use futures::{StreamExt, channel::mpsc, executor::block_on, io::Cursor};
 use libp2p_identity::Keypair;
@@ -356,5 +356,4 @@ fn a_response_needs_its_request() {
     ))
     .unwrap_err();
     assert_eq!(CodecError::from_io(err).unwrap(), CodecError::Unsendable);
-    let _ = Duration::ZERO;
 }

@@ -5,6 +5,7 @@
 mod alloc;
 mod codec;
 mod common;
+mod options;
 mod report;
 mod server;
 mod sync;

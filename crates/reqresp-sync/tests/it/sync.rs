@@ -21,7 +21,7 @@ const STEP: Duration = Duration::from_millis(250);
 /// step and the gap between the unsafe head and the lowest payload the sink delivered is
 /// requested again, as `checkForGapInUnsafeQueue` does every two block times. Returns the
 /// payloads in the order the sink delivered them.
-async fn drive(
+pub(crate) async fn drive(
     client: &mut Parts,
     clock: &ManualClock,
     head: BlockRef,
@@ -65,7 +65,7 @@ async fn drive(
 
 /// The sink received exactly `chain[first..=last]`, from the top down, each the parent of the
 /// one before.
-fn assert_promoted_in_parent_order(
+pub(crate) fn assert_promoted_in_parent_order(
     promoted: &[ExecutionPayloadEnvelope],
     chain: &[ExecutionPayloadEnvelope],
     first: u64,
