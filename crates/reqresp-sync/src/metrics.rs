@@ -30,8 +30,10 @@ impl Role {
 /// `p2p_payloads_quarantine_total`. Called on the swarm task; keep it cheap.
 pub trait Metrics: Send + fmt::Debug + 'static {
     /// A request finished: served (the answer was handed to the stream) or requested (the
-    /// response was read or the request failed). `result_code` follows op-node: see
-    /// [`client_result_code`] for the client side; the server reports the code it sent.
+    /// response was read or the request failed). `number` is the requested block (0 for a
+    /// malformed request), for op-node's `p2p_payload_by_number` gauge. `result_code` follows
+    /// op-node: see [`client_result_code`] for the client side; the server reports the code it
+    /// sent.
     fn request(&self, role: Role, number: u64, result_code: u8, duration: Duration) {
         let _ = (role, number, result_code, duration);
     }
