@@ -7,10 +7,15 @@ use futures::{AsyncRead, AsyncWrite, StreamExt, channel::mpsc};
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_request_response::{self as request_response, ProtocolSupport};
 use libp2p_swarm::{StreamProtocol, SwarmEvent};
-use op_p2p_reqresp_sync::{Clock, Codec, Config, Event, ManualClock, Request};
-use op_p2p_types::{ResultCode, payload_by_number_protocol_id};
+use op_p2p_reqresp_sync::{
+    Behaviour, Clock, Codec, Config, Event, ManualClock, PayloadSource, Request, SourceError,
+};
+use op_p2p_types::{ExecutionPayloadEnvelope, ResultCode, payload_by_number_protocol_id};
 
-use crate::common::{CHAIN_ID, Node, chain, clock, listen, node, rollup, swarm, timeout, within};
+use crate::common::{
+    BLOCK_TIME, CHAIN_ID, GENESIS_TIME, chain, clock, listen, node, rollup, store, swarm, timeout,
+    within,
+};
 
 fn protocol() -> StreamProtocol {
     StreamProtocol::try_from_owned(payload_by_number_protocol_id(CHAIN_ID)).unwrap()
@@ -69,7 +74,10 @@ fn spawn_requester(
 }
 
 /// Drives the server until it answers `peer`; returns the code.
-async fn next_served(server: &mut Node, from: PeerId) -> ResultCode {
+async fn next_served<S: PayloadSource>(
+    server: &mut libp2p_swarm::Swarm<Behaviour<S>>,
+    from: PeerId,
+) -> ResultCode {
     within("an answer", async {
         loop {
             if let SwarmEvent::Behaviour(Event::Served { peer, code, .. }) =
@@ -232,6 +240,97 @@ async fn a_silent_stream_is_cut_off_at_the_read_deadline() {
             }
             other => panic!("unexpected {other:?}"),
         }
+    })
+    .await;
+}
+
+/// A source that fails block 1 and never answers for any other, reporting each call.
+#[derive(Debug)]
+struct Stuck {
+    called: mpsc::Sender<u64>,
+}
+
+impl PayloadSource for Stuck {
+    async fn payload_by_number(
+        &self,
+        number: u64,
+    ) -> Result<Option<ExecutionPayloadEnvelope>, SourceError> {
+        let _ = self.called.clone().try_send(number);
+        if number == 1 {
+            return Err(SourceError::new("execution client unreachable"));
+        }
+        future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn source_failures_and_slowness_are_answered_with_code_3() {
+    timeout(async {
+        let clock = clock();
+        let (called_tx, mut called) = mpsc::channel(8);
+        let behaviour = Behaviour::new(
+            Config::default(),
+            rollup(),
+            store(),
+            mpsc::channel(1).0,
+            Some(Stuck { called: called_tx }),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
+        let mut server = swarm(&Keypair::generate_ed25519(), behaviour);
+        let addr = listen(&mut server).await;
+
+        // A failing source: code 3 at once.
+        let (_, mut answers) = spawn_requester(addr.clone(), 1, 1);
+        let code = within("the failure", async {
+            loop {
+                if let SwarmEvent::Behaviour(Event::Served { code, .. }) =
+                    server.select_next_some().await
+                {
+                    return code;
+                }
+            }
+        })
+        .await;
+        assert_eq!(code, ResultCode::Unknown);
+        assert_eq!(answers.next().await, Some(ResultCode::Unknown));
+
+        // A source that never answers: code 3 when the request's 20 s budget runs out.
+        let (slow, mut slow_answers) = spawn_requester(addr, 1, 2);
+        within("the source call", async {
+            loop {
+                tokio::select! {
+                    Some(number) = called.next() => if number == 2 { return },
+                    event = server.select_next_some() => {
+                        assert!(!matches!(event, SwarmEvent::Behaviour(_)), "{event:?}");
+                    }
+                }
+            }
+        })
+        .await;
+        clock.advance(Duration::from_millis(19_999));
+        assert_eq!(server.behaviour().pending_inbound(), 1);
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(next_served(&mut server, slow).await, ResultCode::Unknown);
+        assert_eq!(slow_answers.next().await, Some(ResultCode::Unknown));
+        assert_eq!(server.behaviour().pending_inbound(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nothing_is_served_before_genesis_time() {
+    timeout(async {
+        // The wall clock reads one block time before genesis.
+        let clock = ManualClock::new(GENESIS_TIME - BLOCK_TIME);
+        let mut server = node(Some(&chain(10)), &clock, Config::default()).swarm;
+        let addr = listen(&mut server).await;
+        let (peer, mut answers) = spawn_requester(addr, 1, 0);
+        assert_eq!(
+            next_served(&mut server, peer).await,
+            ResultCode::InvalidRequest
+        );
+        assert_eq!(answers.next().await, Some(ResultCode::InvalidRequest));
     })
     .await;
 }
