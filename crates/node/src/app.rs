@@ -2,7 +2,8 @@
 //! to the swarm task only through a [`NodeHandle`]:
 //!
 //! - accepted gossip blocks go into the payload store (the gap-fill seam watches what they do
-//!   to the unsafe head);
+//!   to the unsafe head), and so do blocks the sync client fetched and promoted, with origin
+//!   `sync`;
 //! - every 2·block_time (op-node's driver), and at once when a gossip block lands ahead of the
 //!   head, the gap check hands the missing range to the gap filler;
 //! - in sequencer mode, a block every block time: built, stored, signed and published;
@@ -11,8 +12,10 @@
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
+use futures::StreamExt as _;
 use op_p2p_gossip::{Delivery, GossipCounters, Outcome};
 use op_p2p_peerstore::PeerStore;
+use op_p2p_reqresp_sync::UnsafePayload;
 use op_p2p_types::ExecutionPayloadEnvelope;
 use tokio::{
     sync::mpsc,
@@ -30,7 +33,7 @@ use crate::{
     sequencer::build_payload,
     status::{
         self, BanStatus, BlockStatus, GossipStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS,
-        SYNC_UNAVAILABLE, ScoreStatus, Status,
+        SYNC_OFF, SYNC_ON, ScoreStatus, Status,
     },
     wall_clock::{instant_at_unix, now_ms},
 };
@@ -51,6 +54,8 @@ pub(crate) struct App {
     pub(crate) chain: Chain,
     /// Accepted gossip blocks.
     pub(crate) deliveries: mpsc::Receiver<Delivery>,
+    /// Blocks the sync client fetched and promoted; `None` with req-resp sync off.
+    pub(crate) synced: Option<futures::channel::mpsc::Receiver<UnsafePayload>>,
     /// Sequencer mode: the last block to produce (`None`: no limit).
     pub(crate) sequencer: Option<Option<u64>>,
     /// Control commands, with `--control-stdin`.
@@ -59,7 +64,9 @@ pub(crate) struct App {
     pub(crate) status_file: Option<PathBuf>,
     /// The local peer id, for the status.
     pub(crate) peer_id: String,
-    /// Gap ranges the filler refused this run (no sync client).
+    /// Whether req-resp sync is on (for the status).
+    pub(crate) sync_on: bool,
+    /// Gap ranges the filler refused this run (sync off).
     pub(crate) gaps_unfilled: u64,
     /// The gossip counters.
     pub(crate) gossip: Arc<GossipCounters>,
@@ -80,6 +87,7 @@ impl App {
         status_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut control = self.control.take();
         let mut deliveries_open = true;
+        let mut synced = self.synced.take();
         loop {
             let next_block = self.next_block_due();
             tokio::select! {
@@ -94,6 +102,13 @@ impl App {
                         }
                     }
                     None => deliveries_open = false,
+                },
+                payload = recv_synced(&mut synced) => match payload {
+                    Some((peer, envelope)) => {
+                        debug!(target: TARGET, %peer, number = envelope.execution_payload.block_number, "synced block");
+                        self.store(&envelope, Origin::Sync);
+                    }
+                    None => synced = None,
                 },
                 () = sleep_until(next_block.unwrap_or_else(far_future)), if next_block.is_some() => {
                     self.produce().await;
@@ -301,7 +316,7 @@ impl App {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
-            sync: SYNC_UNAVAILABLE.into(),
+            sync: if self.sync_on { SYNC_ON } else { SYNC_OFF }.into(),
             head: BlockStatus {
                 number: head.number,
                 hash: head.hash.to_string(),
@@ -356,6 +371,16 @@ impl App {
 async fn recv(control: &mut Option<mpsc::Receiver<ControlCommand>>) -> Option<ControlCommand> {
     match control {
         Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next synced payload, or pending forever with sync off.
+async fn recv_synced(
+    synced: &mut Option<futures::channel::mpsc::Receiver<UnsafePayload>>,
+) -> Option<UnsafePayload> {
+    match synced {
+        Some(rx) => rx.next().await,
         None => std::future::pending().await,
     }
 }

@@ -6,16 +6,22 @@
 //!    connection;
 //! 2. `conn_manager`: counts and trims only connections every gate allowed;
 //! 3. `identify`, `ping`, `gossipsub`;
-//! 4. (`sync`: payload_by_number, when `op-p2p-reqresp-sync` lands; see [`crate::gap`].)
+//! 4. `sync`: payload_by_number (server and client), present when `p2p.sync.req-resp` is on;
+//!    see [`crate::gap`].
 
 use std::{convert::Infallible, time::Duration};
 
 use libp2p_identify as identify;
 use libp2p_identity::Keypair;
 use libp2p_ping as ping;
-use libp2p_swarm::NetworkBehaviour;
+use libp2p_swarm::{NetworkBehaviour, behaviour::toggle::Toggle};
 use op_p2p_gating::conn_manager;
 use op_p2p_gossip::gossipsub;
+
+use crate::payload_store::PayloadStore;
+
+/// The payload_by_number behaviour, serving from the node's payload store.
+pub(crate) type SyncBehaviour = op_p2p_reqresp_sync::Behaviour<PayloadStore>;
 
 /// The identify protocol version: op-node does not set one, so go-libp2p's default applies
 /// (`ipfs/0.1.0`; the protocol reference marks this as not confirmed against op-node itself).
@@ -39,6 +45,8 @@ pub(crate) struct NodeBehaviour {
     pub(crate) ping: ping::Behaviour,
     /// Block gossip.
     pub(crate) gossipsub: op_p2p_gossip::Behaviour,
+    /// payload_by_number sync; disabled with `--p2p.sync.req-resp=false`.
+    pub(crate) sync: Toggle<SyncBehaviour>,
 }
 
 /// What the behaviour reports to the event loop (the gates report nothing).
@@ -50,6 +58,8 @@ pub(crate) enum NodeEvent {
     Ping(ping::Event),
     /// gossipsub.
     Gossipsub(gossipsub::Event),
+    /// payload_by_number sync.
+    Sync(op_p2p_reqresp_sync::Event),
 }
 
 impl From<Infallible> for NodeEvent {
@@ -67,6 +77,12 @@ impl From<identify::Event> for NodeEvent {
 impl From<ping::Event> for NodeEvent {
     fn from(event: ping::Event) -> Self {
         Self::Ping(event)
+    }
+}
+
+impl From<op_p2p_reqresp_sync::Event> for NodeEvent {
+    fn from(event: op_p2p_reqresp_sync::Event) -> Self {
+        Self::Sync(event)
     }
 }
 

@@ -105,8 +105,8 @@ impl std::fmt::Display for StoreLocation {
     }
 }
 
-/// Request-response sync settings. Kept for the sync crate: until it lands the node runs
-/// without req-resp whatever they say.
+/// Request-response sync settings: whether the payload_by_number behaviour is in the swarm,
+/// and whether it asks static peers only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SyncSettings {
     /// `p2p.sync.req-resp`.

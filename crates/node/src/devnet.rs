@@ -36,7 +36,7 @@ use crate::{
     cli::DevnetArgs,
     identity::{encode_key, write_key_file},
     rollup::Chain,
-    status::{SYNC_UNAVAILABLE, Status},
+    status::{SYNC_OFF, Status},
     wall_clock::{instant_at_unix, now_ms},
 };
 
@@ -360,13 +360,13 @@ impl Devnet {
             }
 
             // Done when every node holds every block, or when the only nodes still missing
-            // blocks can never get them: without req-resp sync a reported gap stays open.
+            // blocks can never get them: with req-resp sync off a reported gap stays open.
             let settled = canonical.len() as u64 == blocks
                 && self.nodes.iter().all(Option::is_some)
                 && statuses.iter().all(|s| {
                     s.as_ref().is_some_and(|s| {
                         missing(s, &canonical, blocks).is_empty()
-                            || (s.sync == SYNC_UNAVAILABLE && s.gaps_unfilled > 0)
+                            || (s.sync == SYNC_OFF && s.gaps_unfilled > 0)
                     })
                 });
             if settled || Instant::now() >= deadline {
@@ -415,10 +415,10 @@ impl Devnet {
                 row.role,
                 ranges(&gone)
             );
-            if status.sync == SYNC_UNAVAILABLE {
+            if status.sync == SYNC_OFF {
                 problem.push_str(
-                    ": req-resp sync (payload_by_number, op-p2p-reqresp-sync) is not available \
-                     in this build, so the gap was reported but not filled",
+                    ": req-resp sync (payload_by_number) is off, so the gap was reported but not \
+                     filled",
                 );
             }
             problems.push(problem);

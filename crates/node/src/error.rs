@@ -35,6 +35,9 @@ pub(crate) enum Error {
     /// Gossip could not be set up.
     #[error("gossip: {0}")]
     Gossip(#[from] op_p2p_gossip::Error),
+    /// payload_by_number sync could not be set up.
+    #[error("sync: {0}")]
+    Sync(op_p2p_reqresp_sync::Error),
     /// The swarm could not be built.
     #[error("swarm: {0}")]
     Swarm(#[from] SwarmError),

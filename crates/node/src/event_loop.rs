@@ -8,6 +8,9 @@
 //! | app-score decay | slot | op-node's per-slot decay of connected peers' req-resp scores |
 //! | store GC | 2 h | the peer store's bounded GC, on a blocking thread |
 //! | static redial | 250 ms | dials static peers whose backoff has passed |
+//!
+//! The sync behaviour (payload_by_number) needs no timer here: it schedules its own wake-ups,
+//! scores peers in the peer store itself, and sends promoted payloads to the app task.
 
 use std::{
     collections::HashSet,
@@ -25,6 +28,7 @@ use libp2p_swarm::{
 };
 use op_p2p_gossip::{Driver, SCORE_INSPECT_INTERVAL, ValidationResult};
 use op_p2p_peerstore::{IdentifyInfo, PeerStore};
+use op_p2p_reqresp_sync::Event as SyncEvent;
 use op_p2p_types::BlockSigner;
 use tokio::{
     sync::mpsc,
@@ -58,7 +62,7 @@ pub(crate) struct EventLoop {
     store: PeerStore,
     signer: Option<BlockSigner>,
     statics: StaticPeers,
-    /// Until `op-p2p-reqresp-sync` lands; see [`crate::gap`].
+    /// The gap filler when req-resp sync is off; see [`crate::gap`].
     no_sync: NoSync,
     /// Where the peer monitor resumes its round.
     monitor_cursor: usize,
@@ -115,10 +119,13 @@ impl EventLoop {
         }
     }
 
-    /// The filler the gap trigger's ranges go to. When the sync crate lands this returns the
-    /// sync behaviour in the swarm (`&mut self.swarm.behaviour_mut().sync`).
+    /// The filler the gap trigger's ranges go to: the sync behaviour in the swarm, or
+    /// [`NoSync`] when `p2p.sync.req-resp` is off.
     fn gap_filler(&mut self) -> &mut dyn GapFiller {
-        &mut self.no_sync
+        match self.swarm.behaviour_mut().sync.as_mut() {
+            Some(sync) => sync,
+            None => &mut self.no_sync,
+        }
     }
 
     /// Runs until a [`Command::Shutdown`] or until every handle is dropped.
@@ -182,6 +189,7 @@ impl EventLoop {
                     .on_event(&mut self.swarm.behaviour_mut().gossipsub, event);
             }
             SwarmEvent::Behaviour(NodeEvent::Identify(event)) => self.on_identify(*event),
+            SwarmEvent::Behaviour(NodeEvent::Sync(event)) => on_sync_event(&event),
             SwarmEvent::Behaviour(NodeEvent::Ping(ping::Event { peer, result, .. })) => {
                 match result {
                     Ok(rtt) => trace!(target: TARGET, %peer, ?rtt, "ping"),
@@ -399,6 +407,38 @@ impl EventLoop {
             behaviour
                 .conn_manager
                 .protect(*peer, op_p2p_gating::conn_manager::STATIC_TAG);
+            if let Some(sync) = behaviour.sync.as_mut() {
+                sync.set_static(*peer, true);
+            }
+        }
+    }
+}
+
+/// The sync behaviour has already acted on its events (scored the peer, queued the payload);
+/// they are logged.
+fn on_sync_event(event: &SyncEvent) {
+    match event {
+        SyncEvent::Served { peer, number, code } => {
+            debug!(target: TARGET, %peer, ?number, ?code, "served payload_by_number");
+        }
+        SyncEvent::Response {
+            peer,
+            number,
+            result: Ok(hash),
+        } => debug!(target: TARGET, %peer, number, %hash, "payload_by_number response"),
+        SyncEvent::Response {
+            peer,
+            number,
+            result: Err(error),
+        } => debug!(target: TARGET, %peer, number, %error, "payload_by_number request failed"),
+        SyncEvent::RangeCancelled { peer, number } => {
+            info!(target: TARGET, %peer, number, "peer does not have a block: range cancelled");
+        }
+        SyncEvent::Promoted { peer, number, hash } => {
+            debug!(target: TARGET, %peer, number, %hash, "synced block promoted");
+        }
+        SyncEvent::Rejected { peer, number, hash } => {
+            warn!(target: TARGET, %peer, number, %hash, "synced block rejected");
         }
     }
 }

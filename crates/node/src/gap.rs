@@ -6,12 +6,11 @@
 //! [`GapTrigger`] makes the same check against the [`PayloadStore`](crate::payload_store) and
 //! hands the range to a [`GapFiller`].
 //!
-//! # Until the sync crate lands
-//! The `payload_by_number` client (`op-p2p-reqresp-sync`) is not in this build, so the only
-//! filler is [`NoSync`], which refuses every range: the node runs without req-resp, says so at
-//! start, and reports the gaps it could not fill. When the crate lands, its behaviour joins
-//! the swarm and implements [`GapFiller`] (its `request_range(start, end)` has this shape), and
-//! the event loop's `gap_filler()` returns it instead of [`NoSync`].
+//! # Fillers
+//! With `p2p.sync.req-resp` on (the default) the filler is the swarm's payload_by_number
+//! behaviour (`op-p2p-reqresp-sync`); the payloads it fetches and promotes come back to the app
+//! task and are stored with origin `sync`. With it off the filler is [`NoSync`], which refuses
+//! every range: the node says so at start and reports the gaps it could not fill.
 
 use std::time::Duration;
 
@@ -23,14 +22,10 @@ pub(crate) const GAP_CHECK_SLOTS: u32 = 2;
 /// Why a range was not requested.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum GapFillError {
-    /// This build has no payload_by_number client.
-    #[error("req-resp sync (payload_by_number) is not available in this build")]
+    /// req-resp sync is off (`--p2p.sync.req-resp=false`).
+    #[error("req-resp sync (payload_by_number) is disabled (--p2p.sync.req-resp=false)")]
     Unavailable,
     /// The sync client refused the range (full queue, bad range, …).
-    #[expect(
-        dead_code,
-        reason = "returned by the sync client's filler (op-p2p-reqresp-sync)"
-    )]
     #[error("sync client refused the range: {0}")]
     Refused(String),
 }
@@ -43,7 +38,24 @@ pub(crate) trait GapFiller: Send {
     fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<usize, GapFillError>;
 }
 
-/// The filler of a node without the sync crate: every range is refused with
+/// The sync client fills gaps: the node's block references are the sync crate's, field by field.
+impl<S: op_p2p_reqresp_sync::PayloadSource> GapFiller for op_p2p_reqresp_sync::Behaviour<S> {
+    fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<usize, GapFillError> {
+        Self::request_range(self, sync_ref(start), sync_ref(end))
+            .map_err(|error| GapFillError::Refused(error.to_string()))
+    }
+}
+
+fn sync_ref(block: BlockRef) -> op_p2p_reqresp_sync::BlockRef {
+    op_p2p_reqresp_sync::BlockRef {
+        number: block.number,
+        hash: block.hash,
+        parent_hash: block.parent_hash,
+        timestamp: block.timestamp,
+    }
+}
+
+/// The filler of a node with req-resp sync off: every range is refused with
 /// [`GapFillError::Unavailable`].
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct NoSync;
@@ -135,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn without_the_sync_crate_every_range_is_refused() {
+    fn with_sync_off_every_range_is_refused() {
         assert_eq!(
             NoSync.request_range(block(0), block(5)),
             Err(GapFillError::Unavailable)

@@ -4,9 +4,10 @@
 //!
 //! ```text
 //!            ┌──────────── swarm task (EventLoop) ────────────┐
-//!  network ◀▶│ gating ▸ conn_manager ▸ identify ▸ ping ▸ gossip │◀── Commands (NodeHandle)
+//!  network ◀▶│ gating ▸ conn_manager ▸ identify ▸ ping ▸ gossip ▸ sync │◀── Commands
 //!            └──────────────┬──────────────────────────────────┘            ▲
-//!                           │ accepted blocks (bounded)                      │
+//!                           │ accepted gossip blocks, promoted synced blocks │
+//!                           │ (bounded)                                      │
 //!                           ▼                                                │
 //!            ┌──────────── app task (App) ─────────────────────┐             │
 //!            │ PayloadStore ▸ gap check ▸ sequencer ▸ status   │─────────────┘
@@ -47,6 +48,9 @@ const TARGET: &str = "op_p2p::node";
 /// Accepted gossip blocks waiting for the app task; the swarm task drops (and counts) blocks
 /// beyond this rather than wait, and the gap check recovers them.
 pub(crate) const DELIVERY_CHANNEL_SIZE: usize = 256;
+/// Payloads promoted by the sync client waiting for the app task; while it is full the sync
+/// client keeps them in quarantine.
+pub(crate) const SYNC_CHANNEL_SIZE: usize = 64;
 /// How long the node waits for its listener to report its addresses.
 pub(crate) const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the first listen address, how long to wait for more (one per interface).
@@ -90,12 +94,31 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     })?;
     let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
 
+    let (sync_tx, synced) = futures::channel::mpsc::channel(SYNC_CHANNEL_SIZE);
+    let sync = if config.sync.req_resp {
+        Some(
+            op_p2p_reqresp_sync::Behaviour::new(
+                op_p2p_reqresp_sync::Config::default()
+                    .with_only_static(config.sync.only_req_to_static),
+                rollup.clone(),
+                peer_store.clone(),
+                sync_tx,
+                Some(payloads.clone()),
+                Arc::new(op_p2p_reqresp_sync::SystemClock::new()),
+            )
+            .map_err(Error::Sync)?,
+        )
+    } else {
+        drop(sync_tx);
+        None
+    };
     let behaviour = NodeBehaviour {
         gating: op_p2p_gating::Behaviour::new(peer_store.clone(), config.gating.clone())?,
         conn_manager: conn_manager::Behaviour::new(config.conn_manager.clone())?,
         identify: behaviour::identify(&keypair, &config.user_agent),
         ping: behaviour::ping(),
         gossipsub: op_p2p_gossip::new_behaviour(&config.gossip, rollup)?,
+        sync: sync.into(),
     };
     let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout)?;
 
@@ -162,12 +185,19 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         static_peers = statics.len(),
         "op-p2p node started"
     );
-    info!(
-        target: TARGET,
-        p2p_sync_req_resp = config.sync.req_resp,
-        "running without req-resp sync: payload_by_number (op-p2p-reqresp-sync) is not in this \
-         build, so gaps below gossip blocks are reported, not filled"
-    );
+    if config.sync.req_resp {
+        info!(
+            target: TARGET,
+            only_req_to_static = config.sync.only_req_to_static,
+            "req-resp sync on: serving payload_by_number and filling gaps with it"
+        );
+    } else {
+        info!(
+            target: TARGET,
+            "req-resp sync off (--p2p.sync.req-resp=false): gaps below gossip blocks are \
+             reported, not filled"
+        );
+    }
 
     let swarm_task = tokio::spawn(event_loop.run());
     let app = App {
@@ -176,6 +206,8 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         peer_store: peer_store.clone(),
         chain: config.chain.clone(),
         deliveries,
+        synced: config.sync.req_resp.then_some(synced),
+        sync_on: config.sync.req_resp,
         sequencer: config.sequencer.as_ref().map(|s| s.last_block),
         control: config.control_stdin.then(control::spawn_stdin_reader),
         status_file: config.status_file.clone(),

@@ -23,17 +23,9 @@
 //! # Serving sync
 //! [`PayloadStore::payload_by_number`] is the `PayloadSource` of the payload_by_number server:
 //! it answers with the chain's block at that height, up to the head (op-node serves what its
-//! engine has, which is the chain up to the unsafe head). The sync crate's trait is not on this
-//! branch yet; when it lands, its impl is the method as is:
-//!
-//! ```text
-//! impl op_p2p_reqresp_sync::PayloadSource for PayloadStore {
-//!     async fn payload_by_number(&self, number: u64)
-//!         -> Result<Option<ExecutionPayloadEnvelope>, SourceError> {
-//!         PayloadStore::payload_by_number(self, number).await.map_err(SourceError::new)
-//!     }
-//! }
-//! ```
+//! engine has, which is the chain up to the unsafe head); the
+//! [`PayloadSource`](op_p2p_reqresp_sync::PayloadSource) impl is that method with the error
+//! wrapped.
 
 mod records;
 
@@ -309,13 +301,6 @@ impl PayloadStore {
 
     /// The chain's payload at `number`, up to the head; `None` if we do not have it. The
     /// payload_by_number server's source.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the sync server's source, wired in with op-p2p-reqresp-sync"
-        )
-    )]
     pub(crate) async fn payload_by_number(
         &self,
         number: u64,
@@ -375,6 +360,18 @@ impl PayloadStore {
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The payload_by_number server serves the node's unsafe chain from this store.
+impl op_p2p_reqresp_sync::PayloadSource for PayloadStore {
+    async fn payload_by_number(
+        &self,
+        number: u64,
+    ) -> Result<Option<ExecutionPayloadEnvelope>, op_p2p_reqresp_sync::SourceError> {
+        Self::payload_by_number(self, number)
+            .await
+            .map_err(op_p2p_reqresp_sync::SourceError::new)
     }
 }
 

@@ -15,8 +15,10 @@ pub(crate) const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 /// The most blocks listed (the newest): enough for any devnet, bounded for a long-running node.
 pub(crate) const STATUS_MAX_BLOCKS: usize = 2048;
 
-/// [`Status::sync`] of a node without a payload_by_number client (until the sync crate lands).
-pub(crate) const SYNC_UNAVAILABLE: &str = "unavailable";
+/// [`Status::sync`] of a node with req-resp sync off (`--p2p.sync.req-resp=false`).
+pub(crate) const SYNC_OFF: &str = "off";
+/// [`Status::sync`] of a node that serves and requests payload_by_number.
+pub(crate) const SYNC_ON: &str = "on";
 
 /// A node's status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,7 +33,7 @@ pub(crate) struct Status {
     pub(crate) role: String,
     /// Where it listens.
     pub(crate) listen_addrs: Vec<String>,
-    /// Whether payload_by_number is available: `unavailable` until the sync crate lands.
+    /// Whether payload_by_number sync is on (`on`) or off (`off`).
     pub(crate) sync: String,
     /// The unsafe head.
     pub(crate) head: BlockStatus,
@@ -44,7 +46,7 @@ pub(crate) struct Status {
     pub(crate) blocks_via_sync: u64,
     /// Payloads this node built as sequencer (all time).
     pub(crate) blocks_local: u64,
-    /// Gap ranges the node needed filled and could not have requested (no sync client).
+    /// Gap ranges the node needed filled and could not have requested (sync off).
     pub(crate) gaps_unfilled: u64,
     /// Gossip validation and publishing counters since start.
     pub(crate) gossip: GossipStatus,
@@ -151,7 +153,7 @@ mod tests {
             chain_id: 901,
             role: "verifier".into(),
             listen_addrs: vec!["/ip4/127.0.0.1/tcp/1".into()],
-            sync: "unavailable".into(),
+            sync: SYNC_ON.into(),
             head: BlockStatus {
                 number: 0,
                 hash: "0x00".into(),

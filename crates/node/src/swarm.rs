@@ -12,6 +12,12 @@ use crate::behaviour::NodeBehaviour;
 /// connection manager trims them; rust-libp2p closes idle ones (gossipsub keeps only mesh
 /// connections alive), so the timeout is long and trimming stays the connection manager's job.
 pub(crate) const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// Inbound streams negotiating at once per connection. libp2p-swarm's default (128) is below
+/// the sync server's per-connection stream bound (256), so a burst of payload_by_number requests
+/// would be cut at the negotiation stage instead of reaching the server's own limits (the sync
+/// crate's docs advise raising it).
+pub(crate) const MAX_NEGOTIATING_INBOUND_STREAMS: usize =
+    op_p2p_reqresp_sync::DEFAULT_MAX_CONCURRENT_STREAMS;
 
 /// Why the swarm could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,8 @@ pub(crate) fn build(
         transport,
         behaviour,
         key.public().to_peer_id(),
-        Config::with_tokio_executor().with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT),
+        Config::with_tokio_executor()
+            .with_idle_connection_timeout(IDLE_CONNECTION_TIMEOUT)
+            .with_max_negotiating_inbound_streams(MAX_NEGOTIATING_INBOUND_STREAMS),
     ))
 }

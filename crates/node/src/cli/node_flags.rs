@@ -172,8 +172,7 @@ pub(crate) struct NodeArgs {
         default_value = "60s", value_parser = parse_go_duration)]
     pub(crate) timestamp_threshold: Duration,
 
-    /// Serve and request payload_by_number. The sync crate is not in this build yet, so the
-    /// node runs without req-resp whatever this says (and logs so at start).
+    /// Serve and request payload_by_number (fill gaps below gossip blocks from peers).
     #[arg(long = "p2p.sync.req-resp", env = "OP_NODE_P2P_SYNC_REQ_RESP",
         action = ArgAction::Set, num_args = 0..=1, require_equals = true,
         default_value = "true", default_missing_value = "true",

@@ -165,7 +165,7 @@ mod tests {
             chain_id: 901,
             role: "verifier".into(),
             listen_addrs: vec![],
-            sync: "unavailable".into(),
+            sync: "on".into(),
             head: BlockStatus {
                 number: 0,
                 hash: String::new(),

@@ -71,47 +71,9 @@ fn four_nodes_hold_the_same_twenty_blocks() {
     }
 }
 
-/// Until the sync crate lands, a late joiner cannot fill its gap: the devnet must say so and
-/// fail. Replaced by [`late_joiner_fills_its_gap_with_payload_by_number`] when sync lands.
-#[test]
-fn late_joiner_without_sync_fails_clearly() {
-    let dir = TempDir::new().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let output = run(
-        &[
-            "devnet",
-            "--nodes",
-            "3",
-            "--blocks",
-            "6",
-            "--block-time",
-            "1",
-            "--late-joiner",
-            "--dir",
-            d,
-        ],
-        &[],
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stdout.contains("joined late"), "{stdout}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("node 2 (late joiner) is missing blocks 1-"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("payload_by_number"), "{stderr}");
-    assert!(stderr.contains("not available"), "{stderr}");
-    let late = node_status(dir.path(), 2);
-    assert_eq!(late["blocks_via_sync"], 0);
-    assert!(late["gaps_unfilled"].as_u64().unwrap() > 0);
-}
-
 /// The proof of payload_by_number in the devnet: the late joiner fills the blocks it missed
 /// through sync and ends with every block.
 #[test]
-#[ignore = "needs op-p2p-reqresp-sync"]
 fn late_joiner_fills_its_gap_with_payload_by_number() {
     let dir = TempDir::new().unwrap();
     let d = dir.path().to_str().unwrap();
@@ -136,8 +98,14 @@ fn late_joiner_fills_its_gap_with_payload_by_number() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(stdout.contains("joined late"), "{stdout}");
     let canonical = chain(&node_status(dir.path(), 0), 12);
+    for index in 1..4 {
+        let status = node_status(dir.path(), index);
+        assert_eq!(chain(&status, 12), canonical, "node {index}");
+        assert_eq!(status["sync"], "on", "node {index}");
+    }
     let late = node_status(dir.path(), 3);
-    assert_eq!(chain(&late, 12), canonical);
     assert!(late["blocks_via_sync"].as_u64().unwrap() > 0, "{late}");
+    assert_eq!(late["gaps_unfilled"], 0, "{late}");
 }
