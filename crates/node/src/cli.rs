@@ -1,4 +1,5 @@
-//! The command line (clap derive): `op-p2p node`, `op-p2p devnet`, `op-p2p gossip validate`.
+//! The command line (clap derive): `op-p2p node`, `op-p2p devnet`, `op-p2p gossip validate`,
+//! `op-p2p sync decode-response`, `op-p2p sync fetch`.
 
 mod devnet_flags;
 mod node_flags;
@@ -32,6 +33,52 @@ pub(crate) enum Command {
     /// Block gossip tools.
     #[command(subcommand)]
     Gossip(GossipCommand),
+    /// payload_by_number (req-resp sync) tools.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+/// `op-p2p sync …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SyncCommand {
+    /// Decode and verify one payload_by_number response stream as the sync client would, and
+    /// print one JSON object.
+    ///
+    /// The stream is everything a server wrote (result byte, version, snappy-framed SSZ) in
+    /// hex (`0x` optional), from --hex or stdin.
+    DecodeResponse(DecodeResponseArgs),
+    /// Request one payload from a live peer over TCP+noise+yamux and print the same JSON
+    /// object as decode-response.
+    Fetch(FetchArgs),
+}
+
+/// Arguments of `op-p2p sync decode-response`.
+#[derive(Debug, Args)]
+pub(crate) struct DecodeResponseArgs {
+    /// op-node rollup.json: chain id and hardfork schedule (which payload version to decode).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rollup_config: PathBuf,
+    /// The block number that was requested.
+    #[arg(long, value_name = "N")]
+    pub(crate) number: u64,
+    /// The response stream, hex; read from stdin when absent.
+    #[arg(long, value_name = "HEX")]
+    pub(crate) hex: Option<String>,
+}
+
+/// Arguments of `op-p2p sync fetch`.
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// op-node rollup.json: chain id (protocol id) and hardfork schedule.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rollup_config: PathBuf,
+    /// The peer to ask, e.g. `/ip4/127.0.0.1/tcp/9222/p2p/16Uiu2…` (the `/p2p/` part is
+    /// optional).
+    #[arg(long, value_name = "MULTIADDR")]
+    pub(crate) peer: libp2p_core::Multiaddr,
+    /// The block number to request.
+    #[arg(long, value_name = "N")]
+    pub(crate) number: u64,
 }
 
 /// `op-p2p gossip …`.

@@ -98,6 +98,20 @@ pub(crate) enum Error {
         /// The decoder's reason.
         source: alloy_primitives::hex::FromHexError,
     },
+    /// A response stream is not hex.
+    #[error("invalid hex: {0}")]
+    ResponseHex(alloy_primitives::hex::FromHexError),
+    /// No response stream was given.
+    #[error("no response given (use --hex, or the response in hex on stdin)")]
+    NoResponse,
+    /// `sync fetch` could not get a response from the peer.
+    #[error("fetch from {peer}: {reason}")]
+    Fetch {
+        /// The peer's address.
+        peer: String,
+        /// Why.
+        reason: String,
+    },
     /// There was no message at all.
     #[error("no message given (use --hex, --file, or one hex message per line on stdin)")]
     NoInput,

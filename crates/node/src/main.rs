@@ -4,6 +4,8 @@
 //! op-p2p node --rollup.config rollup.json --p2p.unsafe-block-signer 0x… [op-node p2p flags]
 //! op-p2p devnet [--nodes 5] [--blocks 30] [--block-time 2] [--late-joiner] [--dir DIR]
 //! op-p2p gossip validate (--rollup-config FILE | --chain-id N) --topic TOPIC --signer ADDR …
+//! op-p2p sync decode-response --rollup-config FILE --number N [--hex HEX | < stdin]
+//! op-p2p sync fetch --rollup-config FILE --peer MULTIADDR --number N
 //! ```
 //!
 //! Exit status: 0 on success, 1 on a failure (bad configuration, a port in use, a devnet node
@@ -17,7 +19,8 @@
 //!   `gap`-fill seam and the `status` file; `identity`, `rollup`, `static_peers`, `control`
 //!   (stdin), `logging`, `block_ref`, `wall_clock`;
 //! - `devnet`: the local network of node processes;
-//! - `gossip_validate`: the gossip debugging command.
+//! - `gossip_validate`: the gossip debugging command;
+//! - `sync_cmd`: the payload_by_number debugging commands.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod app;
@@ -42,6 +45,7 @@ mod sequencer;
 mod static_peers;
 mod status;
 mod swarm;
+mod sync_cmd;
 mod wall_clock;
 
 use std::{
@@ -53,7 +57,7 @@ use std::{
 use clap::Parser as _;
 
 use crate::{
-    cli::{Cli, Command, DevnetArgs, GossipCommand, NodeArgs},
+    cli::{Cli, Command, DevnetArgs, GossipCommand, NodeArgs, SyncCommand},
     config::NodeConfig,
     devnet::DevnetError,
     error::Error,
@@ -94,6 +98,19 @@ fn main() -> ExitCode {
             gossip_validate::run(&args, io::stdin().lock(), &mut out)
                 .and_then(|()| out.flush().map_err(Error::Output))
         }
+        Command::Sync(SyncCommand::DecodeResponse(args)) => {
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            sync_cmd::decode_response(&args, io::stdin().lock(), &mut out)
+                .and_then(|()| out.flush().map_err(Error::Output))
+        }
+        Command::Sync(SyncCommand::Fetch(args)) => runtime().and_then(|runtime| {
+            let result = runtime.block_on(sync_cmd::fetch(&args));
+            runtime.shutdown_timeout(RUNTIME_SHUTDOWN_TIMEOUT);
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            result.and_then(|report| sync_cmd::print(&report, &mut out))
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

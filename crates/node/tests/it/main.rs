@@ -9,3 +9,4 @@ mod common;
 mod devnet;
 mod gossip_validate;
 mod restart;
+mod sync_cmd;
