@@ -310,3 +310,61 @@ fn fetch_asks_a_live_node_for_one_payload() {
     assert_one_line_error(&output, "fetch from /ip4/127.0.0.1/tcp/");
     sequencer.stop();
 }
+
+/// With `--p2p.sync.req-resp=false` a node that joins late neither fills its gap nor serves:
+/// the gap is counted as unfilled and the status says `"sync": "off"`.
+#[test]
+fn with_sync_off_a_late_node_reports_its_gap_unfilled() {
+    let dir = TempDir::new().unwrap();
+    let rollup = write_rollup(dir.path(), 1);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let common = |name: &str| -> Vec<String> {
+        vec![
+            "--rollup.config".to_owned(),
+            rollup.display().to_string(),
+            "--p2p.listen.ip".to_owned(),
+            "127.0.0.1".to_owned(),
+            "--p2p.listen.tcp".to_owned(),
+            "0".to_owned(),
+            "--p2p.priv.path".to_owned(),
+            path(&format!("{name}-key.txt")),
+            "--p2p.peerstore.path".to_owned(),
+            "memory".to_owned(),
+            "--p2p.unsafe-block-signer".to_owned(),
+            SEQUENCER_ADDRESS.to_owned(),
+        ]
+    };
+    // The sequencer runs until stopped.
+    let mut sequencer = Node::start(
+        &common("sequencer"),
+        &[("OP_NODE_P2P_SEQUENCER_KEY", SEQUENCER_KEY)],
+        &dir.path().join("sequencer.json"),
+        &dir.path().join("sequencer.log"),
+    );
+    let status = sequencer.wait_status("sequencer two blocks in", |s| {
+        s["head"]["number"].as_u64().unwrap() >= 2
+            && !s["listen_addrs"].as_array().unwrap().is_empty()
+    });
+    assert_eq!(status["sync"], "on");
+    let mut args = common("verifier");
+    args.extend([
+        "--p2p.static".to_owned(),
+        dial_addr(&status),
+        "--p2p.sync.req-resp=false".to_owned(),
+        "--syncmode.req-resp=false".to_owned(),
+    ]);
+    let mut verifier = Node::start(
+        &args,
+        &[],
+        &dir.path().join("verifier.json"),
+        &dir.path().join("verifier.log"),
+    );
+    let late = verifier.wait_status("verifier reports an unfilled gap", |s| {
+        s["gaps_unfilled"].as_u64().unwrap() > 0
+    });
+    assert_eq!(late["sync"], "off", "{late}");
+    assert_eq!(late["blocks_via_sync"], 0, "{late}");
+    assert_eq!(late["head"]["number"], 0, "{late}");
+    verifier.stop();
+    sequencer.stop();
+}
