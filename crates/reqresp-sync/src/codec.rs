@@ -12,7 +12,7 @@ use libp2p_swarm::StreamProtocol;
 use op_p2p_types::{
     Bytes, ExecutionPayloadEnvelope, MAX_RESPONSE_DECODED_BYTES, MAX_RESPONSE_RAW_BYTES,
     REQUEST_LEN, ResponseError, ResponseVersion, ResultCode, RollupConfig, decode_request,
-    decode_response_body, encode_framed, encode_request,
+    decode_response_body, encode_request, encode_success_response,
 };
 
 use crate::{
@@ -72,18 +72,7 @@ impl Response {
     pub fn encode(&self) -> Vec<u8> {
         match self {
             Self::Error(code) => vec![code.as_u8()],
-            Self::Payload { version, envelope } => {
-                let body = match version {
-                    ResponseVersion::Envelope => envelope.encode_ssz(),
-                    ResponseVersion::Payload => envelope.execution_payload.encode_ssz(),
-                };
-                let framed = encode_framed(&body);
-                let mut out = Vec::with_capacity(5 + framed.len());
-                out.push(ResultCode::Success.as_u8());
-                out.extend_from_slice(&version.as_u32().to_le_bytes());
-                out.extend_from_slice(&framed);
-                out
-            }
+            Self::Payload { version, envelope } => encode_success_response(*version, envelope),
         }
     }
 }

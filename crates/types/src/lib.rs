@@ -88,6 +88,7 @@ pub use self::{
         MAX_RESPONSE_DECODED_BYTES, MAX_RESPONSE_RAW_BYTES, REQUEST_LEN, ResponseVersion,
         ResultCode, decode_framed, decode_request, decode_response, decode_response_body,
         encode_error_response, encode_framed, encode_request, encode_response,
+        encode_success_response,
     },
     rollup::{Genesis, GenesisBlock, Hardfork, RollupConfig},
     signing::{

@@ -169,6 +169,15 @@ fn framing_error(e: io::Error) -> ResponseError {
 /// and the framed body.
 pub fn encode_response(config: &RollupConfig, envelope: &ExecutionPayloadEnvelope) -> Vec<u8> {
     let version = ResponseVersion::for_timestamp(config, envelope.execution_payload.timestamp);
+    encode_success_response(version, envelope)
+}
+
+/// A complete success response for `envelope` sent as `version`: result byte 0, the u32 LE
+/// version, and the framed body (the bare payload for version 0, the envelope for version 1).
+pub fn encode_success_response(
+    version: ResponseVersion,
+    envelope: &ExecutionPayloadEnvelope,
+) -> Vec<u8> {
     let body = match version {
         ResponseVersion::Envelope => envelope.encode_ssz(),
         ResponseVersion::Payload => envelope.execution_payload.encode_ssz(),
