@@ -57,6 +57,25 @@ pub(crate) fn op_p2p() -> Command {
     command
 }
 
+/// Runs the binary with `args`, writing `stdin` to it, and waits for it (for the one-shot
+/// commands, which exit on their own once stdin closes).
+pub(crate) fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = op_p2p()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs the binary to completion.
 pub(crate) fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = op_p2p();

@@ -1,37 +1,15 @@
 //! `op-p2p gossip validate`, run as a process on the shared vectors and on generated blocks.
 
-use std::{
-    fs,
-    io::Write as _,
-    process::{Command, Output, Stdio},
-};
+use std::{fs, process::Output};
 
 use op_p2p_gossip::test_utils::{CHAIN_ID, NOW, block, sequencer};
 use op_p2p_types::{B256, BlockSigner, ExecutionPayloadEnvelope, SignedBlockMessage};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_op-p2p");
+use crate::common::run_with_stdin;
 
 fn types_testdata(name: &str) -> String {
     format!("{}/../types/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs the binary with `args` and `stdin`.
-fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// The JSON lines of a successful run.
@@ -113,7 +91,7 @@ fn every_vector_is_accepted_with_its_decoded_fields() {
         if v["jovian_active"].as_bool().unwrap() {
             args.push("--jovian-active");
         }
-        let lines = json_lines(&run(&args, ""));
+        let lines = json_lines(&run_with_stdin(&args, ""));
         assert_eq!(lines.len(), 1, "{name}");
         let out = &lines[0];
         let e = &v["expected"];
@@ -158,7 +136,7 @@ fn a_rollup_config_gives_the_chain_and_schedule() {
     ];
     // From stdin, with a 0x prefix, twice: the second is a repeat.
     let message = v["message_hex"].as_str().unwrap();
-    let lines = json_lines(&run(&args, &format!("{message}\n\n{message}\n")));
+    let lines = json_lines(&run_with_stdin(&args, &format!("{message}\n\n{message}\n")));
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["verdict"], "accept");
     assert_eq!(lines[1]["verdict"], "ignore");
@@ -182,7 +160,7 @@ fn a_file_runs_through_the_stateful_rules_in_order() {
     let mut args = strs(&args);
     let path_str = path.to_str().unwrap();
     args.push(path_str);
-    let out = json_lines(&run(&args, ""));
+    let out = json_lines(&run_with_stdin(&args, ""));
     fs::remove_dir_all(&dir).unwrap();
 
     let verdicts: Vec<(&str, Option<&str>)> = out
@@ -202,7 +180,7 @@ fn failing_rules_are_reported_with_the_decoded_block() {
     let wrong_signer = hex_of(&block(60, NOW, 1), &other);
     let stale = hex_of(&block(61, NOW - 61, 1), &sequencer());
     let args = test_chain_args(&[]);
-    let out = json_lines(&run(
+    let out = json_lines(&run_with_stdin(
         &strs(&args),
         &format!("{wrong_signer}\n{stale}\n80\n00\n"),
     ));
@@ -239,7 +217,7 @@ fn a_zero_signer_is_ignored() {
         "--hex",
         &message,
     ];
-    let out = json_lines(&run(&args, ""));
+    let out = json_lines(&run_with_stdin(&args, ""));
     assert_eq!(out[0]["verdict"], "ignore");
     assert_eq!(out[0]["reason"], "no_signer");
 }
@@ -247,24 +225,24 @@ fn a_zero_signer_is_ignored() {
 #[test]
 fn bad_input_is_one_line_and_a_non_zero_exit() {
     let args = test_chain_args(&["--hex", "0xzz"]);
-    let err = assert_one_line_error(&run(&strs(&args), ""), 1);
+    let err = assert_one_line_error(&run_with_stdin(&strs(&args), ""), 1);
     assert!(err.contains("invalid hex"), "{err}");
 
     let args = test_chain_args(&[]);
-    let err = assert_one_line_error(&run(&strs(&args), "00\nnot hex\n"), 1);
+    let err = assert_one_line_error(&run_with_stdin(&strs(&args), "00\nnot hex\n"), 1);
     assert!(err.contains("line 2"), "{err}");
 
     let args = test_chain_args(&[]);
-    let err = assert_one_line_error(&run(&strs(&args), "\n"), 1);
+    let err = assert_one_line_error(&run_with_stdin(&strs(&args), "\n"), 1);
     assert!(err.contains("no message"), "{err}");
 
     let args = test_chain_args(&["--file", "/nonexistent/op-p2p/messages"]);
-    assert_one_line_error(&run(&strs(&args), ""), 1);
+    assert_one_line_error(&run_with_stdin(&strs(&args), ""), 1);
 
     // The topic of another chain.
     let mut args = test_chain_args(&["--hex", "00"]);
     args[5] = "/optimism/10/3/blocks".into();
-    let err = assert_one_line_error(&run(&strs(&args), ""), 1);
+    let err = assert_one_line_error(&run_with_stdin(&strs(&args), ""), 1);
     assert!(err.contains("not a topic of chain 901"), "{err}");
 
     // A rollup config that is not one.
@@ -282,7 +260,7 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
         "--hex",
         "00",
     ];
-    assert_one_line_error(&run(&args, ""), 1);
+    assert_one_line_error(&run_with_stdin(&args, ""), 1);
 
     // Command-line errors: clap's message, cut to one line, exit 2.
     for args in [
@@ -302,7 +280,7 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
         vec!["gossip", "frobnicate"],
         vec![],
     ] {
-        assert_one_line_error(&run(&args, ""), 2);
+        assert_one_line_error(&run_with_stdin(&args, ""), 2);
     }
 }
 
@@ -315,9 +293,9 @@ fn jovian_active_allows_blob_gas_used() {
     let args = test_chain_args(&["--hex"]);
     let mut args = strs(&args);
     args.push(&message);
-    let out = json_lines(&run(&args, ""));
+    let out = json_lines(&run_with_stdin(&args, ""));
     assert_eq!(out[0]["reason"], "non_zero_blob_gas_used");
     args.push("--jovian-active");
-    let out = json_lines(&run(&args, ""));
+    let out = json_lines(&run_with_stdin(&args, ""));
     assert_eq!(out[0]["verdict"], "accept");
 }

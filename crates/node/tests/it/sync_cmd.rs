@@ -2,16 +2,15 @@
 //! against a real `op-p2p node` process, and bad input as one-line errors.
 
 use std::{
-    io::Write as _,
     path::{Path, PathBuf},
-    process::{Output, Stdio},
+    process::Output,
 };
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    Node, SEQUENCER_ADDRESS, SEQUENCER_KEY, block_hashes, dial_addr, op_p2p, write_rollup,
+    Node, SEQUENCER_ADDRESS, SEQUENCER_KEY, block_hashes, dial_addr, run_with_stdin, write_rollup,
 };
 
 fn vectors() -> Value {
@@ -48,24 +47,6 @@ fn write_schedule(dir: &Path, v: &Value) -> PathBuf {
     let path = dir.join(format!("{}.json", v["name"].as_str().unwrap()));
     std::fs::write(&path, json.to_string()).unwrap();
     path
-}
-
-/// Runs the binary with `args` and `stdin`.
-fn run(args: &[&str], stdin: &str) -> Output {
-    let mut child = op_p2p()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 /// The one JSON object of a successful run.
@@ -114,8 +95,12 @@ fn decode_response_reports_every_vector_as_the_client_judges_it() {
         // The same report from --hex and from stdin.
         let mut with_hex = args.to_vec();
         with_hex.extend(["--hex", hex]);
-        let r = report(&run(&with_hex, ""));
-        assert_eq!(report(&run(&args, &format!("{hex}\n"))), r, "{name}");
+        let r = report(&run_with_stdin(&with_hex, ""));
+        assert_eq!(
+            report(&run_with_stdin(&args, &format!("{hex}\n"))),
+            r,
+            "{name}"
+        );
 
         assert_eq!(r["result_code"], u64_of(&e["result_code"]), "{name}");
         if e["result"] == "REJECT" {
@@ -149,7 +134,7 @@ fn decode_response_rejects_a_tampered_or_misdirected_response() {
 
     // Asked for another number: decoded, but rejected.
     let other = (requested + 1).to_string();
-    let r = report(&run(
+    let r = report(&run_with_stdin(
         &[
             "sync",
             "decode-response",
@@ -168,7 +153,7 @@ fn decode_response_rejects_a_tampered_or_misdirected_response() {
     // Truncated: rejected with a reason.
     let truncated = &hex[..hex.len() - 20];
     let number = requested.to_string();
-    let r = report(&run(
+    let r = report(&run_with_stdin(
         &[
             "sync",
             "decode-response",
@@ -201,10 +186,10 @@ fn decode_response_bad_input_is_a_one_line_error() {
 
     let mut not_hex = base.to_vec();
     not_hex.extend(["--hex", "0xzz"]);
-    assert_one_line_error(&run(&not_hex, ""), "invalid hex");
-    assert_one_line_error(&run(&base, ""), "no response given");
+    assert_one_line_error(&run_with_stdin(&not_hex, ""), "invalid hex");
+    assert_one_line_error(&run_with_stdin(&base, ""), "no response given");
     assert_one_line_error(
-        &run(
+        &run_with_stdin(
             &[
                 "sync",
                 "decode-response",
@@ -220,7 +205,7 @@ fn decode_response_bad_input_is_a_one_line_error() {
         "/nonexistent/rollup.json",
     );
     // A bad command line: clap's status 2, still one line.
-    let output = run(&["sync", "decode-response", "--number", "x"], "");
+    let output = run_with_stdin(&["sync", "decode-response", "--number", "x"], "");
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
 }
@@ -259,7 +244,7 @@ fn fetch_asks_a_live_node_for_one_payload() {
     let peer = dial_addr(&status);
     let rollup = rollup.to_str().unwrap();
     let fetch = |number: &str| {
-        run(
+        run_with_stdin(
             &[
                 "sync",
                 "fetch",
@@ -294,7 +279,7 @@ fn fetch_asks_a_live_node_for_one_payload() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let output = run(
+    let output = run_with_stdin(
         &[
             "sync",
             "fetch",
