@@ -44,6 +44,27 @@ pub(crate) fn write_rollup(dir: &Path, lead: u64) -> PathBuf {
     path
 }
 
+/// The flags every test node needs: the rollup config, a loopback listener on a free port, its
+/// key file and peer store, and the devnet's unsafe block signer.
+pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String> {
+    [
+        "--rollup.config",
+        &rollup.display().to_string(),
+        "--p2p.listen.ip",
+        "127.0.0.1",
+        "--p2p.listen.tcp",
+        "0",
+        "--p2p.priv.path",
+        key,
+        "--p2p.peerstore.path",
+        peerstore,
+        "--p2p.unsafe-block-signer",
+        SEQUENCER_ADDRESS,
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// A command of the binary with no inherited `OP_NODE_*` variables and backtraces on, so a
 /// panic would show.
 pub(crate) fn op_p2p() -> Command {

@@ -21,29 +21,28 @@ fn chain(status: &Value, blocks: u64) -> Vec<(u64, String)> {
         .collect()
 }
 
-#[test]
-fn four_nodes_hold_the_same_twenty_blocks() {
-    let dir = TempDir::new().unwrap();
+/// Runs `op-p2p devnet` with `args` into `dir`, asserts it exited 0, and returns its stdout.
+fn run_devnet(dir: &TempDir, args: &[&str]) -> String {
     let d = dir.path().to_str().unwrap();
-    let output = run(
-        &[
-            "devnet",
-            "--nodes",
-            "4",
-            "--blocks",
-            "20",
-            "--block-time",
-            "1",
-            "--dir",
-            d,
-        ],
-        &[],
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut all = vec!["devnet"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--dir", d]);
+    let output = run(&all, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn four_nodes_hold_the_same_twenty_blocks() {
+    let dir = TempDir::new().unwrap();
+    let stdout = run_devnet(
+        &dir,
+        &["--nodes", "4", "--blocks", "20", "--block-time", "1"],
     );
     assert!(
         stdout.contains("ok: all 4 nodes hold blocks 1-20"),
@@ -76,10 +75,9 @@ fn four_nodes_hold_the_same_twenty_blocks() {
 #[test]
 fn late_joiner_fills_its_gap_with_payload_by_number() {
     let dir = TempDir::new().unwrap();
-    let d = dir.path().to_str().unwrap();
-    let output = run(
+    let stdout = run_devnet(
+        &dir,
         &[
-            "devnet",
             "--nodes",
             "4",
             "--blocks",
@@ -87,16 +85,7 @@ fn late_joiner_fills_its_gap_with_payload_by_number() {
             "--block-time",
             "1",
             "--late-joiner",
-            "--dir",
-            d,
         ],
-        &[],
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("joined late"), "{stdout}");
     let canonical = chain(&node_status(dir.path(), 0), 12);

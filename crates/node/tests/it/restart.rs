@@ -5,9 +5,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::common::{
-    Node, SEQUENCER_ADDRESS, SEQUENCER_KEY, block_hashes, dial_addr, write_rollup,
-};
+use crate::common::{Node, SEQUENCER_KEY, block_hashes, dial_addr, node_args, write_rollup};
 
 /// The blocks the sequencer makes before it stops.
 const BLOCKS: u64 = 3;
@@ -18,21 +16,11 @@ fn sigkill_keeps_bans_scores_and_payloads() {
     let rollup = write_rollup(dir.path(), 2);
     let path = |name: &str| dir.path().join(name).display().to_string();
     let common = |name: &str| -> Vec<String> {
-        [
-            "--rollup.config".to_owned(),
-            rollup.display().to_string(),
-            "--p2p.listen.ip".to_owned(),
-            "127.0.0.1".to_owned(),
-            "--p2p.listen.tcp".to_owned(),
-            "0".to_owned(),
-            "--p2p.priv.path".to_owned(),
-            path(&format!("{name}/key.txt")),
-            "--p2p.peerstore.path".to_owned(),
-            path(&format!("{name}/db")),
-            "--p2p.unsafe-block-signer".to_owned(),
-            SEQUENCER_ADDRESS.to_owned(),
-        ]
-        .to_vec()
+        node_args(
+            &rollup,
+            &path(&format!("{name}/key.txt")),
+            &path(&format!("{name}/db")),
+        )
     };
 
     // The sequencer makes three blocks; its key file is generated on first start.

@@ -10,7 +10,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::common::{
-    Node, SEQUENCER_ADDRESS, SEQUENCER_KEY, block_hashes, dial_addr, run_with_stdin, write_rollup,
+    Node, SEQUENCER_KEY, block_hashes, dial_addr, node_args, run_with_stdin, write_rollup,
 };
 
 fn vectors() -> Value {
@@ -216,23 +216,10 @@ fn fetch_asks_a_live_node_for_one_payload() {
     let dir = TempDir::new().unwrap();
     let rollup = write_rollup(dir.path(), 1);
     let path = |name: &str| dir.path().join(name).display().to_string();
+    let mut args = node_args(&rollup, &path("key.txt"), "memory");
+    args.extend(["--sequencer.last-block".to_owned(), BLOCKS.to_string()]);
     let mut sequencer = Node::start(
-        &[
-            "--rollup.config".to_owned(),
-            rollup.display().to_string(),
-            "--p2p.listen.ip".to_owned(),
-            "127.0.0.1".to_owned(),
-            "--p2p.listen.tcp".to_owned(),
-            "0".to_owned(),
-            "--p2p.priv.path".to_owned(),
-            path("key.txt"),
-            "--p2p.peerstore.path".to_owned(),
-            "memory".to_owned(),
-            "--p2p.unsafe-block-signer".to_owned(),
-            SEQUENCER_ADDRESS.to_owned(),
-            "--sequencer.last-block".to_owned(),
-            BLOCKS.to_string(),
-        ],
+        &args,
         &[("OP_NODE_P2P_SEQUENCER_KEY", SEQUENCER_KEY)],
         &dir.path().join("sequencer.json"),
         &dir.path().join("sequencer.log"),
@@ -304,20 +291,7 @@ fn with_sync_off_a_late_node_reports_its_gap_unfilled() {
     let rollup = write_rollup(dir.path(), 1);
     let path = |name: &str| dir.path().join(name).display().to_string();
     let common = |name: &str| -> Vec<String> {
-        vec![
-            "--rollup.config".to_owned(),
-            rollup.display().to_string(),
-            "--p2p.listen.ip".to_owned(),
-            "127.0.0.1".to_owned(),
-            "--p2p.listen.tcp".to_owned(),
-            "0".to_owned(),
-            "--p2p.priv.path".to_owned(),
-            path(&format!("{name}-key.txt")),
-            "--p2p.peerstore.path".to_owned(),
-            "memory".to_owned(),
-            "--p2p.unsafe-block-signer".to_owned(),
-            SEQUENCER_ADDRESS.to_owned(),
-        ]
+        node_args(&rollup, &path(&format!("{name}-key.txt")), "memory")
     };
     // The sequencer runs until stopped.
     let mut sequencer = Node::start(
