@@ -1,16 +1,17 @@
 //! The gating behaviour: block lists, timed bans, the minimum-score gate and metering on every
-//! connection hook, with the rules held in memory and persisted through the peer store.
+//! connection hook, with the rules held in memory and persisted through a [`GateStore`]; and
+//! op-node's peer monitor, which bans on the scores of a [`ScoreBook`].
 
 use std::{
     collections::{HashMap, HashSet, VecDeque, hash_map::Entry},
     convert::Infallible,
+    fmt,
     net::IpAddr,
+    sync::Arc,
     task::{Context, Poll, Waker},
     time::Duration,
 };
 
-use futures::FutureExt;
-use futures_timer::Delay;
 use ipnet::IpNet;
 use libp2p_core::{Endpoint, Multiaddr, transport::PortUse};
 use libp2p_identity::PeerId;
@@ -18,18 +19,23 @@ use libp2p_swarm::{
     CloseConnection, ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
     THandler, THandlerInEvent, THandlerOutEvent, ToSwarm, dummy,
 };
-use op_p2p_peerstore::PeerStore;
+use op_p2p_api::{Clock, GateStore, ScoreBook};
 use tracing::{debug, info, warn};
 
 use crate::{
     Config, Denied, DenyReason, Error, Metrics,
     ip::{ip_of, normalize_ip, normalize_subnet},
     subnets::SubnetSet,
+    ticker::Ticker,
 };
 
 /// How often [`Behaviour`] lifts expired bans that no connection attempt has checked. Expiry is
-/// decided by the peer store's clock; this only bounds how long an expired record lingers.
+/// decided by the clock's wall time; this only bounds how long an expired record lingers.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often the peer monitor ([`Behaviour::with_score_book`]) checks one connected peer:
+/// op-node's `checkInterval`.
+pub const PEER_MONITOR_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How many peers' last reported scores the minimum-score gate remembers. Past this, a new score
 /// evicts a disconnected peer's (which then counts as unknown, 0), so memory stays bounded
@@ -52,14 +58,20 @@ const TARGET: &str = "op_p2p::gating";
 /// | pending outbound | peer (if known): blocked, banned, score; every candidate address's IP |
 /// | established outbound | peer: blocked, banned, score; the dialled address's IP |
 ///
-/// All rules live in memory (loaded from the [`PeerStore`] at construction), so no check reads
-/// RocksDB; changes through this type's methods are written through to the store, so they
-/// survive restarts. The store must not be changed behind the behaviour's back while it runs.
+/// All rules live in memory (loaded from the [`GateStore`] at construction), so no check reads
+/// storage; changes through this type's methods are written through to the store, so they
+/// survive restarts when the store does (`op-p2p-peerstore`'s RocksDB store; a
+/// [`MemoryGateStore`](op_p2p_api::MemoryGateStore) forgets them). The store must not be changed
+/// behind the behaviour's back while it runs.
+///
+/// Time comes from the injected [`Clock`]: its wall clock decides ban expiry, its monotonic
+/// clock drives the sweep and the peer monitor (a [`ManualClock`](op_p2p_api::ManualClock)
+/// drives them in tests; the behaviour keeps up to three sleeps pending on it).
 ///
 /// Blocking or banning a peer or address that is connected closes its connections.
-#[derive(Debug)]
 pub struct Behaviour {
-    store: PeerStore,
+    store: Arc<dyn GateStore>,
+    clock: Arc<dyn Clock>,
     config: Config,
     blocked_peers: HashSet<PeerId>,
     blocked_ips: HashSet<IpAddr>,
@@ -75,8 +87,48 @@ pub struct Behaviour {
     connections: HashMap<PeerId, Vec<(ConnectionId, Option<IpAddr>)>>,
     to_close: VecDeque<Close>,
     metrics: Metrics,
-    sweep_timer: Delay,
+    sweep_timer: Ticker,
+    monitor: Option<Monitor>,
     waker: Option<Waker>,
+}
+
+impl fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Behaviour")
+            .field("clock", &self.clock)
+            .field("config", &self.config)
+            .field("blocked_peers", &self.blocked_peers.len())
+            .field("blocked_ips", &self.blocked_ips.len())
+            .field("blocked_subnets", &self.blocked_subnets.len())
+            .field("peer_bans", &self.peer_bans.len())
+            .field("ip_bans", &self.ip_bans.len())
+            .field("protected", &self.protected.len())
+            .field("connected_peers", &self.connections.len())
+            .field("metrics", &self.metrics)
+            .field("monitor", &self.monitor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// op-node's peer monitor and per-slot application-score decay, on a [`ScoreBook`].
+struct Monitor {
+    book: Arc<dyn ScoreBook>,
+    /// The peers still to check in this round (op-node's `peerList`): refilled with every
+    /// connected peer when empty, so each connected peer is checked once per round.
+    round: VecDeque<PeerId>,
+    check_timer: Ticker,
+    /// `None` when the slot is zero: no decay.
+    decay_timer: Option<Ticker>,
+}
+
+impl fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Monitor")
+            .field("round", &self.round.len())
+            .field("check_timer", &self.check_timer)
+            .field("decay_timer", &self.decay_timer)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A queued [`ToSwarm::CloseConnection`].
@@ -87,18 +139,24 @@ enum Close {
 }
 
 impl Behaviour {
-    /// Loads the block lists and timed bans from `store` and starts gating with them.
-    pub fn new(store: PeerStore, config: Config) -> Result<Self, Error> {
-        let blocked_peers: HashSet<PeerId> = store.blocked_peers()?.into_iter().collect();
+    /// Loads the block lists and timed bans from `store` ([`GateStore::load`]) and starts gating
+    /// with them; `clock` decides ban expiry (unix seconds) and drives the timers.
+    pub fn new(
+        store: Arc<dyn GateStore>,
+        clock: Arc<dyn Clock>,
+        config: Config,
+    ) -> Result<Self, Error> {
+        let rules = store.load()?;
+        let blocked_peers: HashSet<PeerId> = rules.blocked_peers.into_iter().collect();
         let blocked_ips: HashSet<IpAddr> =
-            store.blocked_ips()?.into_iter().map(normalize_ip).collect();
+            rules.blocked_ips.into_iter().map(normalize_ip).collect();
         let mut blocked_subnets = SubnetSet::default();
-        for net in store.blocked_subnets()? {
+        for net in rules.blocked_subnets {
             blocked_subnets.insert(normalize_subnet(net));
         }
-        let peer_bans: HashMap<PeerId, u64> = store.peer_bans()?.into_iter().collect();
+        let peer_bans: HashMap<PeerId, u64> = rules.peer_bans.into_iter().collect();
         let mut ip_bans: HashMap<IpAddr, u64> = HashMap::new();
-        for (ip, until) in store.ip_bans()? {
+        for (ip, until) in rules.ip_bans {
             let entry = ip_bans.entry(normalize_ip(ip)).or_insert(until);
             *entry = (*entry).max(until);
         }
@@ -112,8 +170,10 @@ impl Behaviour {
             ip_bans = ip_bans.len(),
             "loaded gating rules"
         );
+        let sweep_timer = Ticker::new(clock.as_ref(), SWEEP_INTERVAL);
         Ok(Self {
             store,
+            clock,
             config,
             blocked_peers,
             blocked_ips,
@@ -126,9 +186,36 @@ impl Behaviour {
             connections: HashMap::new(),
             to_close: VecDeque::new(),
             metrics: Metrics::default(),
-            sweep_timer: Delay::new(SWEEP_INTERVAL),
+            sweep_timer,
+            monitor: None,
             waker: None,
         })
+    }
+
+    /// Turns on op-node's peer monitor over `book`:
+    ///
+    /// - every [`PEER_MONITOR_INTERVAL`] the next connected peer (round robin: each connected
+    ///   peer once per round, op-node's `checkInterval`) has its [`ScoreBook::peer_score`] fed to
+    ///   [`report_score`](Self::report_score), which bans it below the ban threshold unless it
+    ///   is protected and records the score for the minimum-score gate;
+    /// - every `slot` (the rollup's block time) [`ScoreBook::decay_app_scores`] decays the
+    ///   application scores of the connected peers, op-node's per-slot decay. A zero `slot`
+    ///   turns decay off.
+    pub fn with_score_book(mut self, book: Arc<dyn ScoreBook>, slot: Duration) -> Self {
+        let clock = self.clock.as_ref();
+        self.monitor = Some(Monitor {
+            book,
+            round: VecDeque::new(),
+            check_timer: Ticker::new(clock, PEER_MONITOR_INTERVAL),
+            decay_timer: (!slot.is_zero()).then(|| Ticker::new(clock, slot)),
+        });
+        self
+    }
+
+    /// The clock's wall time, unix seconds: what ban expiries ([`ban_peer`](Self::ban_peer)'s
+    /// `until`) are compared with.
+    pub fn now(&self) -> u64 {
+        self.clock.unix_time()
     }
 
     /// The configuration.
@@ -143,14 +230,14 @@ impl Behaviour {
 
     // ---- timed bans -------------------------------------------------------------------------
 
-    /// Bans `peer` until `until` (unix seconds, the peer store's clock) and closes its
+    /// Bans `peer` until `until` (unix seconds, [`now`](Self::now)'s clock) and closes its
     /// connections; replaces any earlier ban of the peer (op-node's `BanPeer`).
     ///
     /// The ban is in force even if persisting it fails ([`Error::Store`]).
     pub fn ban_peer(&mut self, peer: PeerId, until: u64) -> Result<(), Error> {
         self.peer_bans.insert(peer, until);
         self.note_expiry(until);
-        if self.store.now() < until {
+        if self.clock.unix_time() < until {
             info!(target: TARGET, %peer, until, "banning peer");
             self.close_peer(peer);
         }
@@ -173,7 +260,7 @@ impl Behaviour {
         let ip = normalize_ip(ip);
         self.ip_bans.insert(ip, until);
         self.note_expiry(until);
-        if self.store.now() < until {
+        if self.clock.unix_time() < until {
             info!(target: TARGET, %ip, until, "banning IP");
             self.close_ips(|remote| remote == ip);
         }
@@ -193,19 +280,19 @@ impl Behaviour {
     pub fn is_peer_banned(&self, peer: &PeerId) -> bool {
         self.peer_bans
             .get(peer)
-            .is_some_and(|until| self.store.now() < *until)
+            .is_some_and(|until| self.clock.unix_time() < *until)
     }
 
     /// Whether `ip` has a timed ban in force now.
     pub fn is_ip_banned(&self, ip: IpAddr) -> bool {
         self.ip_bans
             .get(&normalize_ip(ip))
-            .is_some_and(|until| self.store.now() < *until)
+            .is_some_and(|until| self.clock.unix_time() < *until)
     }
 
     /// The timed peer bans in force, with the unix second each lifts.
     pub fn list_peer_bans(&self) -> Vec<(PeerId, u64)> {
-        let now = self.store.now();
+        let now = self.clock.unix_time();
         self.peer_bans
             .iter()
             .filter(|(_, until)| now < **until)
@@ -215,7 +302,7 @@ impl Behaviour {
 
     /// The timed IP bans in force, with the unix second each lifts.
     pub fn list_ip_bans(&self) -> Vec<(IpAddr, u64)> {
-        let now = self.store.now();
+        let now = self.clock.unix_time();
         self.ip_bans
             .iter()
             .filter(|(_, until)| now < **until)
@@ -228,7 +315,7 @@ impl Behaviour {
     /// this every [`SWEEP_INTERVAL`]; connection checks lift the bans they meet on their own.
     /// A ban whose removal fails stays (and keeps denying) until a later sweep succeeds.
     pub fn sweep_expired(&mut self) {
-        let now = self.store.now();
+        let now = self.clock.unix_time();
         if self.next_expiry.is_none_or(|next| now < next) {
             return;
         }
@@ -381,10 +468,13 @@ impl Behaviour {
         self.protected.contains(peer)
     }
 
-    /// Records `peer`'s current score (op-node's peer monitor reads the gossipsub total) for the
-    /// minimum-score gate and, as the monitor does, bans the peer for the configured duration
-    /// and disconnects it when banning is on, the peer is not protected, its score is below the
-    /// threshold and it is not already banned. Returns whether it was banned now.
+    /// Records `peer`'s current score (the gossipsub total, as op-node's peer monitor reads it)
+    /// for the minimum-score gate and, as the monitor does, bans the peer for the configured
+    /// duration and disconnects it when banning is on, the peer is not protected, its score is
+    /// below the threshold and it is not already banned. Returns whether it was banned now.
+    ///
+    /// The peer monitor ([`with_score_book`](Self::with_score_book)) calls this once a second;
+    /// it is public for callers with a score source of their own.
     ///
     /// The ban is in force even if persisting it fails ([`Error::Store`]).
     pub fn report_score(&mut self, peer: PeerId, score: f64) -> Result<bool, Error> {
@@ -395,8 +485,8 @@ impl Behaviour {
         }
         if score < self.config.ban_threshold() {
             let until = self
-                .store
-                .now()
+                .clock
+                .unix_time()
                 .saturating_add(self.config.ban_duration().as_secs());
             info!(
                 target: TARGET,
@@ -407,6 +497,37 @@ impl Behaviour {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// The peer monitor's step: checks the next connected peer of the round.
+    fn monitor_next_peer(&mut self) {
+        let Some(monitor) = self.monitor.as_mut() else {
+            return;
+        };
+        if monitor.round.is_empty() {
+            monitor.round.extend(self.connections.keys().copied());
+        }
+        // A peer that disconnected since the round began is skipped (op-node's `IsConnected`).
+        let Some(peer) = monitor.round.pop_front() else {
+            return;
+        };
+        if !self.connections.contains_key(&peer) {
+            return;
+        }
+        let score = monitor.book.peer_score(&peer);
+        match self.report_score(peer, score) {
+            Ok(true) => info!(target: TARGET, %peer, score, "peer monitor: banned for a low score"),
+            Ok(false) => {}
+            Err(error) => warn!(target: TARGET, %peer, %error, "peer monitor: ban not persisted"),
+        }
+    }
+
+    /// One slot of application-score decay for the connected peers.
+    fn decay_app_scores(&self) {
+        if let Some(monitor) = &self.monitor {
+            let connected: Vec<PeerId> = self.connections.keys().copied().collect();
+            monitor.book.decay_app_scores(&connected);
+        }
     }
 
     fn remember_score(&mut self, peer: PeerId, score: f64) {
@@ -432,7 +553,7 @@ impl Behaviour {
         let Some(&until) = self.peer_bans.get(peer) else {
             return Ok(());
         };
-        if self.store.now() < until {
+        if self.clock.unix_time() < until {
             return Err(DenyReason::PeerBanned { peer: *peer, until });
         }
         self.lift_peer_ban(*peer)
@@ -448,7 +569,7 @@ impl Behaviour {
         let Some(&until) = self.ip_bans.get(&ip) else {
             return Ok(());
         };
-        if self.store.now() < until {
+        if self.clock.unix_time() < until {
             return Err(DenyReason::IpBanned { ip, until });
         }
         self.lift_ip_ban(ip)
@@ -680,9 +801,31 @@ impl NetworkBehaviour for Behaviour {
 
     #[tracing::instrument(level = "trace", name = "gating::Behaviour::poll", skip(self, cx))]
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
-        while self.sweep_timer.poll_unpin(cx).is_ready() {
-            self.sweep_timer.reset(SWEEP_INTERVAL);
+        while self
+            .sweep_timer
+            .poll_tick(self.clock.as_ref(), cx)
+            .is_ready()
+        {
             self.sweep_expired();
+        }
+        if let Some(monitor) = self.monitor.as_mut() {
+            let clock = self.clock.as_ref();
+            let mut checks = 0;
+            while monitor.check_timer.poll_tick(clock, cx).is_ready() {
+                checks += 1;
+            }
+            let mut decays = 0;
+            if let Some(decay_timer) = monitor.decay_timer.as_mut() {
+                while decay_timer.poll_tick(clock, cx).is_ready() {
+                    decays += 1;
+                }
+            }
+            for _ in 0..checks {
+                self.monitor_next_peer();
+            }
+            for _ in 0..decays {
+                self.decay_app_scores();
+            }
         }
         if let Some(close) = self.to_close.pop_front() {
             let (peer_id, connection) = match close {

@@ -3,7 +3,7 @@
 //!
 //! - `pipeline_v4_120kb/concurrency_{1,4}`: messages per second through the validation
 //!   pipeline (queue, permits, blocking pool, every check) with 1 and 4 checks at once.
-//! - `propagation_10_nodes`: publish at one node of a 10-node in-process network (memory
+//! - `propagation_10_nodes`: publish at one node of a 10-node in-process network (loopback TCP
 //!   transport, real gossipsub, every hop validating) until every other node has delivered the
 //!   block; then a fixed run of [`LATENCY_SAMPLES`] blocks prints p50/p99.
 //!
@@ -67,8 +67,12 @@ async fn run_pipeline(messages: &[Vec<u8>], count: u64, concurrency: usize) -> D
         Duration::from_secs(60),
     );
     let config = Config::default().with_validation_concurrency(concurrency);
-    let (pipeline, mut results) =
-        ValidationPipeline::spawn(Arc::new(validator), || NOW, Arc::new(NoopMetrics), &config);
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        Arc::new(validator),
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        Arc::new(NoopMetrics),
+        &config,
+    );
     let requests: Vec<ValidationRequest> = (0..count)
         .map(|i| ValidationRequest {
             message_id: MessageId::new(&i.to_le_bytes()),

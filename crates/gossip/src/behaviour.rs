@@ -1,112 +1,505 @@
-//! The gossipsub behaviour as op-node runs it: the router config, the allow-list of the four
-//! blocks topics, peer scoring, and a subscription to every blocks topic.
+//! [`Behaviour`]: block gossip as one [`NetworkBehaviour`]. It wraps op-node's gossipsub router,
+//! sends every message to the validation pipeline off the swarm task, answers gossipsub once per
+//! message, keeps gossip and application scores in step with the [`ScoreBook`], publishes, and
+//! emits [`Event`]s. An embedder composes it with `#[derive(NetworkBehaviour)]` and writes no
+//! gossip code in its swarm loop.
 
-use std::collections::HashSet;
-
-use libp2p_gossipsub::{
-    self as gossipsub, IdentTopic, IdentityTransform, MessageAuthenticity, TopicHash,
-    WhitelistSubscriptionFilter,
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
 };
-use op_p2p_types::{BlocksTopic, RollupConfig};
 
-use crate::{config::Config, error::Error, peer_score::peer_score_params};
+use futures::FutureExt as _;
+use futures_timer::Delay;
+use libp2p_core::{Endpoint, Multiaddr, transport::PortUse};
+use libp2p_gossipsub::{self as gossipsub, MessageId};
+use libp2p_identity::PeerId;
+use libp2p_swarm::{
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm,
+};
+use op_p2p_api::{Clock, GossipScores, NoopScoreBook, ScoreBook, SystemClock, UnsafePayload};
+use op_p2p_types::{BlockRef, BlockSigner, ExecutionPayloadEnvelope, RollupConfig, SIGNATURE_LEN};
+use tokio::sync::mpsc;
 
-/// The blocks gossip behaviour: gossipsub with no data transform (messages are snappy
-/// compressed by the codec, not by gossipsub) and the blocks-topic allow-list.
-pub type Behaviour = gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>;
-
-/// The gossipsub topic hash of a blocks topic: the topic string itself (op-node's topics are not
-/// hashed).
-pub fn topic_hash(topic: BlocksTopic) -> TopicHash {
-    TopicHash::from_raw(topic.to_string())
-}
-
-/// The four blocks topics of chain `chain_id`, as topic hashes.
-pub fn blocks_topic_hashes(chain_id: u64) -> [TopicHash; 4] {
-    BlocksTopic::all(chain_id).map(topic_hash)
-}
-
-/// op-node's subscription filter (`BuildSubscriptionFilter`): exactly the four blocks topics;
-/// peers' subscriptions to anything else are ignored.
-pub fn subscription_filter(chain_id: u64) -> WhitelistSubscriptionFilter {
-    WhitelistSubscriptionFilter(
-        blocks_topic_hashes(chain_id)
-            .into_iter()
-            .collect::<HashSet<_>>(),
-    )
-}
-
-/// Builds the behaviour for `rollup`: anonymous messages, the router config of
-/// [`Config::gossipsub_config`], the subscription filter, peer scoring unless it is off, and a
-/// subscription to all four blocks topics (op-node joins all of them whatever fork is active).
-pub fn new_behaviour(config: &Config, rollup: &RollupConfig) -> Result<Behaviour, Error> {
-    let mut behaviour = Behaviour::new_with_subscription_filter(
-        MessageAuthenticity::Anonymous,
-        config.gossipsub_config()?,
-        subscription_filter(rollup.l2_chain_id),
-    )
-    .map_err(Error::Behaviour)?;
-    if let Some((params, thresholds)) = peer_score_params(config, rollup) {
-        behaviour
-            .with_peer_score(params, thresholds)
-            .map_err(Error::PeerScore)?;
-    }
-    for topic in BlocksTopic::all(rollup.l2_chain_id) {
-        behaviour
-            .subscribe(&IdentTopic::new(topic.to_string()))
-            .map_err(|source| Error::Subscribe {
-                topic: topic.to_string(),
-                source,
-            })?;
-    }
-    Ok(behaviour)
-}
+use crate::{
+    config::Config,
+    error::Error,
+    metrics::{Metrics, NoopMetrics},
+    pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
+    publisher::Publisher,
+    router::{Gossipsub, new_gossipsub},
+    signer::UnsafeBlockSigner,
+    validator::Validator,
+    verdict::{Outcome, Reason},
+};
 
 #[cfg(test)]
-mod tests {
-    use libp2p_gossipsub::TopicSubscriptionFilter;
+mod tests;
 
-    use super::*;
-    use crate::peer_score::ScoringMode;
+/// What block gossip reports to the swarm.
+#[derive(Debug)]
+pub enum Event {
+    /// A block passed validation: gossipsub relays it, and the application should take it.
+    /// (Boxed: a payload is large next to the other events.)
+    Block(Box<UnsafePayload>),
+    /// A block of ours went out ([`Behaviour::publish`]).
+    Published {
+        /// Its gossipsub message id.
+        message_id: MessageId,
+        /// The block.
+        block: BlockRef,
+    },
+    /// A message's validation result was reported to gossipsub (one per message received).
+    Validated(Reported),
+    /// Any other gossipsub event (subscriptions, peers without gossipsub, slow peers), after
+    /// this behaviour has acted on it.
+    Gossipsub(gossipsub::Event),
+}
 
-    fn rollup() -> RollupConfig {
-        RollupConfig {
-            l2_chain_id: 10,
-            block_time: 2,
-            ..Default::default()
+/// What was reported to gossipsub for one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reported {
+    /// The message.
+    pub message_id: MessageId,
+    /// The peer that forwarded it.
+    pub source: PeerId,
+    /// The result reported.
+    pub outcome: Outcome,
+    /// Why it was not accepted.
+    pub reason: Option<Reason>,
+    /// Whether gossipsub still had the message (`report_message_validation_result`'s answer);
+    /// an accepted message no longer cached was not relayed.
+    pub in_cache: bool,
+}
+
+/// What the behaviour reads and reports besides the network: time, scores, metrics.
+///
+/// The defaults are the system clock, no score book ([`NoopScoreBook`]) and no metrics.
+#[derive(Clone)]
+pub struct Services {
+    /// Where validation reads "now" (unix seconds; op-node compares with `time.Now()`).
+    pub clock: Arc<dyn Clock>,
+    /// Application scores in, gossip score snapshots out, every
+    /// [`Config::score_inspect_interval`].
+    pub score_book: Arc<dyn ScoreBook>,
+    /// Validation outcomes, reports, deliveries and publishes.
+    pub metrics: Arc<dyn Metrics>,
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock::new()),
+            score_book: Arc::new(NoopScoreBook),
+            metrics: Arc::new(NoopMetrics),
+        }
+    }
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+/// Block gossip as op-node runs it, as one [`NetworkBehaviour`].
+///
+/// ```text
+///  network ─▶ gossipsub ──Message──▶ try_submit ─▶ ValidationPipeline (bounded, off the task)
+///                 ▲                                        │
+///                 └── report_message_validation_result ◀───┘ result ─▶ Event::Block
+/// ```
+///
+/// - Every message goes to the [`ValidationPipeline`] (bounded queue and concurrency, timeout,
+///   panic isolation); a full queue ignores it at once ([`Reason::QueueFull`]). Exactly one
+///   result per message is reported to gossipsub, and each is emitted as [`Event::Validated`].
+/// - An accepted block is emitted as [`Event::Block`]. Our own blocks never come back: gossipsub
+///   does not hand a node its own publications, and a copy relayed back to us falls in the 65 s
+///   seen cache (op-node filters them with `FilterSelf`).
+/// - Every [`Config::score_inspect_interval`] (op-node's 15 s), and when a peer subscribes, the
+///   peer's application score goes from the [`ScoreBook`] into gossipsub, and its gossip score
+///   back into the book as a snapshot (op-node's score inspector); gating's peer monitor bans on
+///   those snapshots.
+///
+/// Nothing here blocks the swarm task: validation runs on tokio's blocking pool, and the score
+/// book's contract is to answer from memory. The pipeline is spawned on the tokio runtime
+/// current at [`Behaviour::new`].
+pub struct Behaviour {
+    gossipsub: Gossipsub,
+    pipeline: ValidationPipeline,
+    results: mpsc::Receiver<ValidationResult>,
+    pipeline_open: bool,
+    /// Messages sent for validation and not answered yet: at most the queue plus the running
+    /// checks.
+    pending: HashMap<MessageId, PeerId>,
+    publisher: Publisher,
+    score_book: Arc<dyn ScoreBook>,
+    metrics: Arc<dyn Metrics>,
+    score_interval: Duration,
+    score_timer: Delay,
+    events: VecDeque<Event>,
+}
+
+impl std::fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behaviour")
+            .field("pending", &self.pending.len())
+            .field("publisher", &self.publisher)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Behaviour {
+    /// Gossip for `rollup`'s chain with `config`, expecting blocks signed by `signer` (rotate it
+    /// at run time through a clone), with the clock, score book and metrics of `services`.
+    ///
+    /// Must be called inside a tokio runtime with its time driver: the validation pipeline is
+    /// spawned on it.
+    pub fn new(
+        config: &Config,
+        rollup: RollupConfig,
+        signer: UnsafeBlockSigner,
+        services: Services,
+    ) -> Result<Self, Error> {
+        let gossipsub = new_gossipsub(config, &rollup)?;
+        let validator = Arc::new(Validator::new(
+            rollup.clone(),
+            signer,
+            config.timestamp_threshold,
+        ));
+        let (pipeline, results) = ValidationPipeline::spawn(
+            validator,
+            Arc::clone(&services.clock),
+            Arc::clone(&services.metrics),
+            config,
+        );
+        Ok(Self::from_parts(
+            gossipsub,
+            pipeline,
+            results,
+            Publisher::new(rollup),
+            services,
+            config.score_inspect_interval,
+        ))
+    }
+
+    fn from_parts(
+        gossipsub: Gossipsub,
+        pipeline: ValidationPipeline,
+        results: mpsc::Receiver<ValidationResult>,
+        publisher: Publisher,
+        services: Services,
+        score_interval: Duration,
+    ) -> Self {
+        Self {
+            gossipsub,
+            pipeline,
+            results,
+            pipeline_open: true,
+            pending: HashMap::new(),
+            publisher,
+            score_book: services.score_book,
+            metrics: services.metrics,
+            score_interval,
+            score_timer: Delay::new(score_interval),
+            events: VecDeque::new(),
         }
     }
 
-    #[test]
-    fn joins_exactly_the_four_topics() {
-        let behaviour = new_behaviour(&Config::default(), &rollup()).unwrap();
-        let mut topics: Vec<_> = behaviour.topics().map(|t| t.to_string()).collect();
-        topics.sort();
-        assert_eq!(
-            topics,
-            [
-                "/optimism/10/0/blocks",
-                "/optimism/10/1/blocks",
-                "/optimism/10/2/blocks",
-                "/optimism/10/3/blocks"
-            ]
-        );
-        let mut filter = subscription_filter(10);
-        assert!(filter.can_subscribe(&TopicHash::from_raw("/optimism/10/3/blocks")));
-        assert!(!filter.can_subscribe(&TopicHash::from_raw("/optimism/11/3/blocks")));
-        assert!(!filter.can_subscribe(&TopicHash::from_raw("/optimism/10/4/blocks")));
+    /// The gossipsub router underneath (peer scores, mesh and topic queries).
+    pub fn gossipsub(&self) -> &Gossipsub {
+        &self.gossipsub
     }
 
-    #[test]
-    fn scoring_follows_the_mode() {
-        let peer = libp2p_identity::PeerId::random();
-        let light = new_behaviour(&Config::default(), &rollup()).unwrap();
-        assert_eq!(light.peer_score(&peer), Some(0.0));
-        let none = new_behaviour(
-            &Config::default().with_scoring(ScoringMode::None),
-            &rollup(),
+    /// The gossipsub router underneath, mutably (raw publishes in tests and tools).
+    pub fn gossipsub_mut(&mut self) -> &mut Gossipsub {
+        &mut self.gossipsub
+    }
+
+    /// The peer's gossipsub score, `None` when scoring is off.
+    pub fn peer_score(&self, peer: &PeerId) -> Option<f64> {
+        self.gossipsub.peer_score(peer)
+    }
+
+    /// Messages waiting for a validation result.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Signs `envelope` with the sequencer key `signer` and publishes it on its scheduled topic.
+    pub fn publish(
+        &mut self,
+        signer: &BlockSigner,
+        envelope: &ExecutionPayloadEnvelope,
+    ) -> Result<MessageId, Error> {
+        let result = self
+            .publisher
+            .publish(&mut self.gossipsub, signer, envelope);
+        self.on_published(result, envelope)
+    }
+
+    /// Publishes an already-signed `envelope` (op-conductor, a remote signer) unchanged on its
+    /// scheduled topic.
+    pub fn publish_signed(
+        &mut self,
+        envelope: &ExecutionPayloadEnvelope,
+        signature: &[u8; SIGNATURE_LEN],
+    ) -> Result<MessageId, Error> {
+        let result = self
+            .publisher
+            .publish_signed(&mut self.gossipsub, envelope, signature);
+        self.on_published(result, envelope)
+    }
+
+    /// Runs the score inspection now instead of at the next tick.
+    pub fn inspect_scores(&mut self) {
+        self.on_score_tick();
+    }
+
+    fn on_published(
+        &mut self,
+        result: Result<MessageId, Error>,
+        envelope: &ExecutionPayloadEnvelope,
+    ) -> Result<MessageId, Error> {
+        self.metrics.record_publish(result.is_ok());
+        if let Ok(message_id) = &result {
+            self.events.push_back(Event::Published {
+                message_id: message_id.clone(),
+                block: BlockRef::of(envelope),
+            });
+        }
+        result
+    }
+
+    /// A gossipsub event: a message goes to the pipeline (or is ignored at once if the
+    /// pipeline cannot take it); a subscribing peer gets its application score at once.
+    fn on_gossipsub_event(&mut self, event: gossipsub::Event) {
+        match event {
+            gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            } => {
+                if self.pending.contains_key(&message_id) {
+                    // gossipsub hands each id over once; the pending request will answer it.
+                    tracing::warn!(target: "gossip", %message_id, "message id already pending validation");
+                    return;
+                }
+                let request = ValidationRequest {
+                    message_id: message_id.clone(),
+                    source: propagation_source,
+                    topic: message.topic,
+                    data: message.data,
+                };
+                match self.pipeline.try_submit(request) {
+                    Ok(()) => {
+                        self.pending.insert(message_id, propagation_source);
+                    }
+                    Err(reason) => {
+                        self.metrics.record_validation(
+                            reason.outcome(),
+                            Some(reason),
+                            Duration::ZERO,
+                        );
+                        self.report(message_id, propagation_source, Some(reason));
+                    }
+                }
+            }
+            gossipsub::Event::Subscribed { peer_id, topic } => {
+                let score = self.score_book.app_score(&peer_id);
+                let set = self.gossipsub.set_application_score(&peer_id, score);
+                tracing::trace!(target: "gossip", peer = %peer_id, %topic, score, set, "peer subscribed");
+                self.events
+                    .push_back(Event::Gossipsub(gossipsub::Event::Subscribed {
+                        peer_id,
+                        topic,
+                    }));
+            }
+            other => {
+                tracing::trace!(target: "gossip", event = ?other, "gossipsub event");
+                self.events.push_back(Event::Gossipsub(other));
+            }
+        }
+    }
+
+    /// Reports a validation result and emits an accepted block. A result whose message is not
+    /// pending (already answered) is dropped.
+    fn on_validation_result(&mut self, result: ValidationResult) {
+        if self.pending.remove(&result.message_id).is_none() {
+            tracing::warn!(
+                target: "gossip",
+                message_id = %result.message_id,
+                "validation result for a message not pending; dropped"
+            );
+            return;
+        }
+        self.report(result.message_id, result.source, result.reason);
+        if let (Outcome::Accept, Some(envelope)) = (result.outcome, result.envelope) {
+            self.metrics.record_delivery(true);
+            self.events.push_back(Event::Block(Box::new(UnsafePayload {
+                peer: result.source,
+                envelope,
+            })));
+        }
+    }
+
+    /// Answers every pending message with ignore ([`Reason::PipelineClosed`]) once the
+    /// pipeline has stopped, so no message goes unanswered.
+    fn on_pipeline_closed(&mut self) {
+        let pending: Vec<_> = self.pending.drain().collect();
+        for (message_id, source) in pending {
+            let reason = Reason::PipelineClosed;
+            self.metrics
+                .record_validation(reason.outcome(), Some(reason), Duration::ZERO);
+            self.report(message_id, source, Some(reason));
+        }
+    }
+
+    /// op-node's score inspection: for every gossipsub peer, the application score from the
+    /// book into gossipsub, then a snapshot of its gossip score into the book. Nothing when
+    /// scoring is off.
+    fn on_score_tick(&mut self) {
+        let peers: Vec<PeerId> = self.gossipsub.all_peers().map(|(peer, _)| *peer).collect();
+        for peer in peers {
+            self.gossipsub
+                .set_application_score(&peer, self.score_book.app_score(&peer));
+            let Some(total) = self.gossipsub.peer_score(&peer) else {
+                return;
+            };
+            let scores = GossipScores {
+                total,
+                ..GossipScores::default()
+            };
+            self.score_book.record_gossip_scores(&peer, scores);
+        }
+    }
+
+    fn report(&mut self, message_id: MessageId, source: PeerId, reason: Option<Reason>) {
+        let outcome = reason.map_or(Outcome::Accept, Reason::outcome);
+        let in_cache =
+            self.gossipsub
+                .report_message_validation_result(&message_id, &source, outcome.into());
+        if !in_cache {
+            tracing::debug!(target: "gossip", %message_id, %outcome, "validated message no longer in gossipsub's cache");
+        }
+        self.metrics.record_report(outcome, in_cache);
+        self.events.push_back(Event::Validated(Reported {
+            message_id,
+            source,
+            outcome,
+            reason,
+            in_cache,
+        }));
+    }
+}
+
+impl NetworkBehaviour for Behaviour {
+    type ConnectionHandler = THandler<Gossipsub>;
+    type ToSwarm = Event;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        connection_id: ConnectionId,
+        local_addr: &Multiaddr,
+        remote_addr: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        self.gossipsub
+            .handle_pending_inbound_connection(connection_id, local_addr, remote_addr)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        connection_id: ConnectionId,
+        peer: PeerId,
+        local_addr: &Multiaddr,
+        remote_addr: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.gossipsub.handle_established_inbound_connection(
+            connection_id,
+            peer,
+            local_addr,
+            remote_addr,
         )
-        .unwrap();
-        assert_eq!(none.peer_score(&peer), None);
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        connection_id: ConnectionId,
+        maybe_peer: Option<PeerId>,
+        addresses: &[Multiaddr],
+        effective_role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        self.gossipsub.handle_pending_outbound_connection(
+            connection_id,
+            maybe_peer,
+            addresses,
+            effective_role,
+        )
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        connection_id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role_override: Endpoint,
+        port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.gossipsub.handle_established_outbound_connection(
+            connection_id,
+            peer,
+            addr,
+            role_override,
+            port_use,
+        )
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
+        self.gossipsub.on_swarm_event(event);
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        connection_id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        self.gossipsub
+            .on_connection_handler_event(peer, connection_id, event);
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Poll::Ready(ToSwarm::GenerateEvent(event));
+            }
+            if self.pipeline_open {
+                match self.results.poll_recv(cx) {
+                    Poll::Ready(Some(result)) => {
+                        self.on_validation_result(result);
+                        continue;
+                    }
+                    Poll::Ready(None) => {
+                        self.pipeline_open = false;
+                        self.on_pipeline_closed();
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if self.score_timer.poll_unpin(cx).is_ready() {
+                self.score_timer.reset(self.score_interval);
+                self.on_score_tick();
+                continue;
+            }
+            match self.gossipsub.poll(cx) {
+                Poll::Ready(ToSwarm::GenerateEvent(event)) => self.on_gossipsub_event(event),
+                Poll::Ready(other) => return Poll::Ready(other.map_out(Event::Gossipsub)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }

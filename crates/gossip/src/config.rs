@@ -120,6 +120,9 @@ pub struct Config {
     pub validation_queue_size: usize,
     /// Messages buffered for sending to one peer.
     pub peer_outbound_queue_size: usize,
+    /// How often application scores go into gossipsub and gossip score snapshots into the
+    /// score book (op-node's `peerScoreInspectFrequency`, 15 s).
+    pub score_inspect_interval: Duration,
 }
 
 impl Default for Config {
@@ -137,6 +140,7 @@ impl Default for Config {
             validation_timeout: DEFAULT_VALIDATION_TIMEOUT,
             validation_queue_size: DEFAULT_VALIDATION_QUEUE_SIZE,
             peer_outbound_queue_size: DEFAULT_PEER_OUTBOUND_QUEUE_SIZE,
+            score_inspect_interval: SCORE_INSPECT_INTERVAL,
         }
     }
 }
@@ -148,6 +152,16 @@ impl Config {
         self.mesh_dlo = dlo;
         self.mesh_dhi = dhi;
         self.mesh_dlazy = dlazy;
+        self
+    }
+
+    /// Sets how often scores are inspected (zero is taken as op-node's 15 s).
+    pub const fn with_score_inspect_interval(mut self, interval: Duration) -> Self {
+        self.score_inspect_interval = if interval.is_zero() {
+            SCORE_INSPECT_INTERVAL
+        } else {
+            interval
+        };
         self
     }
 

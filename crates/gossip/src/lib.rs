@@ -5,28 +5,32 @@
 //!   24 s fanout TTL, history 12/3, 65 s seen cache, no flood publish, no PX, 10 MiB messages,
 //!   anonymous messages with strict no-sign validation, manual validation, op-node's
 //!   topic-bound [`gossip_message_id`]).
-//! - [`new_behaviour`]: the gossipsub [`Behaviour`] with the allow-list of the four blocks
-//!   topics ([`subscription_filter`]), op-node's "light" peer scoring ([`peer_score_params`]) and
-//!   a subscription to every blocks topic.
+//! - [`Behaviour`]: block gossip as one rust-libp2p `NetworkBehaviour`, composed with
+//!   `#[derive(NetworkBehaviour)]`. It wraps the gossipsub router ([`new_gossipsub`]: the
+//!   allow-list of the four blocks topics ([`subscription_filter`]), op-node's "light" peer
+//!   scoring ([`peer_score_params`]) and a subscription to every blocks topic), validates every
+//!   message off the swarm task, answers gossipsub once per message, keeps scores in step with
+//!   the [`ScoreBook`](op_p2p_api::ScoreBook), publishes, and emits [`Event`]s: accepted blocks
+//!   as [`UnsafePayload`](op_p2p_api::UnsafePayload)s with the peer they came from.
 //! - [`Validator`]: every rule of op-node's blocks validator in op-node's order, with op-node's
 //!   outcome ([`Outcome`]) and a typed [`Reason`]; time is an argument. The expected signer is an
 //!   [`UnsafeBlockSigner`] that can be rotated at run time.
 //! - [`ValidationPipeline`]: validation off the swarm task, bounded (queue 256, 4 at once), with
 //!   a 3 s timeout (ignore) and panic isolation (reject).
-//! - [`Driver`]: what the node's swarm task calls: it feeds the pipeline, answers gossipsub
-//!   exactly once per message, delivers accepted blocks to the application's bounded channel,
-//!   publishes ([`Publisher`]) and syncs scores with a [`ScoreBook`] every 15 s.
 //! - [`Metrics`]: counters by outcome and reason and validation durations, no per-peer labels.
 //!
 //! # Bird's eye view
 //! ```text
-//!              ┌──────────────── swarm task (node) ────────────────┐
-//!  network ──▶ │ gossipsub::Behaviour ──Event──▶ Driver::on_event   │ ──try_submit──▶ ValidationPipeline
-//!              │        ▲   report_message_validation_result        │                 (4 workers, Validator)
-//!              │        └──── Driver::on_validation_result ◀────────│◀── results ─────────┘
-//!              └───────────────────────────────┬────────────────────┘
-//!                                              └──▶ mpsc (peer, envelope) ──▶ application
+//!              ┌────────────── gossip::Behaviour (on the swarm task) ──────────────┐
+//!  network ──▶ │ gossipsub ──Message──▶ try_submit ──▶ ValidationPipeline           │
+//!              │     ▲                                  (4 workers, Validator)       │
+//!              │     └── report_message_validation_result ◀── results ─────┘       │
+//!              └────────────────────────────────┬─────────────────────────────────┘
+//!                                               └──▶ Event::Block(UnsafePayload) ──▶ application
 //! ```
+//!
+//! The crate depends on no storage engine: scores go through `op-p2p-api`'s `ScoreBook` trait
+//! (the RocksDB implementation is in `op-p2p-peerstore`).
 //!
 //! # Example
 //! Validate a block the way a node does, then see the per-height rule.
@@ -82,7 +86,7 @@
 //! - **Refusing mis-versioned publishes**: [`Publisher`] refuses a payload whose layout is not
 //!   the one scheduled at its timestamp instead of publishing it for every peer to reject.
 //! - **Score snapshots carry the total only**: rust-libp2p's gossipsub reports a peer's total
-//!   score, not its components, so [`GossipScores`](op_p2p_peerstore::GossipScores) components stay 0.
+//!   score, not its components, so [`GossipScores`](op_p2p_api::GossipScores) components stay 0.
 //! - **Queues**: go-libp2p-pubsub's validate queue (256) and per-peer outbound queue (256) map
 //!   to [`Config::validation_queue_size`] and gossipsub's connection-handler queue; its global
 //!   validate throttle (512) has no separate equivalent (at most queue + concurrency
@@ -94,21 +98,19 @@
 //! signer giving ignore.
 //!
 //! # Feature flags
-//! - `test-utils`: [`test_utils`], in-process test networks on libp2p-swarm-test's memory
-//!   transport and block builders.
+//! - `test-utils`: [`test_utils`], in-process test networks on the workspace's TCP test swarm
+//!   (`op-p2p-api`'s `test-utils`) and block builders.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod behaviour;
-mod clock;
 mod config;
-mod driver;
 mod error;
 mod metrics;
 mod peer_score;
 mod pipeline;
 mod publisher;
-mod score_book;
+mod router;
 mod seen;
 mod signer;
 mod validator;
@@ -122,8 +124,7 @@ pub use libp2p_gossipsub as gossipsub;
 pub use libp2p_identity::PeerId;
 
 pub use self::{
-    behaviour::{Behaviour, blocks_topic_hashes, new_behaviour, subscription_filter, topic_hash},
-    clock::{Clock, SystemClock},
+    behaviour::{Behaviour, Event, Reported, Services},
     config::{
         Config, DEFAULT_MESH_D, DEFAULT_MESH_DHI, DEFAULT_MESH_DLAZY, DEFAULT_MESH_DLO,
         DEFAULT_PEER_OUTBOUND_QUEUE_SIZE, DEFAULT_TIMESTAMP_THRESHOLD,
@@ -135,7 +136,6 @@ pub use self::{
         OPPORTUNISTIC_GRAFT_TICKS, PRUNE_BACKOFF, SCORE_INSPECT_INTERVAL, SEEN_MESSAGES_TTL,
         UNSUBSCRIBE_BACKOFF, gossip_message_id,
     },
-    driver::{Delivery, Driver, Reported},
     error::Error,
     metrics::{DURATION_BUCKETS, GossipCounters, Metrics, NoopMetrics},
     peer_score::{
@@ -149,7 +149,7 @@ pub use self::{
     },
     pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
     publisher::Publisher,
-    score_book::{MemoryScoreBook, NoopScoreBook, ScoreBook},
+    router::{Gossipsub, blocks_topic_hashes, new_gossipsub, subscription_filter, topic_hash},
     seen::{MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS, SeenBlocks},
     signer::UnsafeBlockSigner,
     validator::{MAX_FUTURE_DRIFT_SECS, Validate, Validator},

@@ -12,8 +12,9 @@ use libp2p_identity::PeerId;
 use op_p2p_types::ExecutionPayloadEnvelope;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
+use op_p2p_api::Clock;
+
 use crate::{
-    clock::Clock,
     config::Config,
     metrics::Metrics,
     validator::Validate,
@@ -67,8 +68,8 @@ impl ValidationResult {
 ///      └──── [results: queue + concurrency] ◀── spawn_blocking(catch_unwind(validate)) + timeout
 /// ```
 ///
-/// - A full queue is the driver's problem: [`ValidationPipeline::try_submit`] fails at once and
-///   the driver ignores the message (op-node's pubsub drops it as "throttled", also without
+/// - A full queue is the caller's to answer: [`ValidationPipeline::try_submit`] fails at once and
+///   the behaviour ignores the message (op-node's pubsub drops it as "throttled", also without
 ///   penalty). The swarm task never waits on validation.
 /// - The worker takes a permit before it takes a request, so waiting messages stay in the
 ///   bounded queue, visible to `try_submit`.
@@ -86,11 +87,11 @@ pub struct ValidationPipeline {
 
 impl ValidationPipeline {
     /// Spawns the pipeline on the current tokio runtime (which needs its time driver enabled):
-    /// `validator` checks each message at the time `clock` tells, with the queue size,
+    /// `validator` checks each message at the wall-clock time `clock` tells, with the queue size,
     /// concurrency and timeout of `config`. Returns the submit handle and the results.
-    pub fn spawn<V: Validate, C: Clock>(
+    pub fn spawn<V: Validate>(
         validator: Arc<V>,
-        clock: C,
+        clock: Arc<dyn Clock>,
         metrics: Arc<dyn Metrics>,
         config: &Config,
     ) -> (Self, mpsc::Receiver<ValidationResult>) {
@@ -101,7 +102,7 @@ impl ValidationPipeline {
         let (result_tx, results) = mpsc::channel(queue + concurrency);
         let worker = Worker {
             validator,
-            clock: Arc::new(clock),
+            clock,
             metrics,
             timeout: config.validation_timeout,
             results: result_tx,
@@ -130,15 +131,15 @@ impl ValidationPipeline {
     }
 }
 
-struct Worker<V, C> {
+struct Worker<V> {
     validator: Arc<V>,
-    clock: Arc<C>,
+    clock: Arc<dyn Clock>,
     metrics: Arc<dyn Metrics>,
     timeout: Duration,
     results: mpsc::Sender<ValidationResult>,
 }
 
-impl<V: Validate, C: Clock> Worker<V, C> {
+impl<V: Validate> Worker<V> {
     async fn run(self, mut requests: mpsc::Receiver<ValidationRequest>, concurrency: usize) {
         let permits = Arc::new(Semaphore::new(concurrency));
         let this = Arc::new(self);
@@ -166,7 +167,7 @@ impl<V: Validate, C: Clock> Worker<V, C> {
             data,
         } = request;
         let started = Instant::now();
-        let now = self.clock.now();
+        let now = self.clock.unix_time();
         let validator = Arc::clone(&self.validator);
         // The check hands its permit back with the verdict, and the permit is released only
         // once the result is queued: with a concurrency of 1, results leave in arrival order.
@@ -206,7 +207,7 @@ impl<V: Validate, C: Clock> Worker<V, C> {
             reason: verdict.reason,
             envelope: verdict.envelope.filter(|_| outcome == Outcome::Accept),
         };
-        // A closed channel means the driver is gone, and with it gossipsub: nobody to answer.
+        // A closed channel means the behaviour is gone, and with it gossipsub: nobody to answer.
         let _ = self.results.send(result).await;
         drop(permit);
     }

@@ -9,8 +9,8 @@ use op_p2p_types::{
 };
 
 use crate::{
-    behaviour::{Behaviour, topic_hash},
     error::Error,
+    router::{Gossipsub, topic_hash},
 };
 
 /// Publishes blocks of one chain.
@@ -47,7 +47,7 @@ impl Publisher {
     /// Signs `envelope` with the sequencer key `signer` and publishes it.
     pub fn publish(
         &self,
-        behaviour: &mut Behaviour,
+        behaviour: &mut Gossipsub,
         signer: &BlockSigner,
         envelope: &ExecutionPayloadEnvelope,
     ) -> Result<MessageId, Error> {
@@ -60,7 +60,7 @@ impl Publisher {
     /// unchanged.
     pub fn publish_signed(
         &self,
-        behaviour: &mut Behaviour,
+        behaviour: &mut Gossipsub,
         envelope: &ExecutionPayloadEnvelope,
         signature: &[u8; SIGNATURE_LEN],
     ) -> Result<MessageId, Error> {
@@ -71,7 +71,7 @@ impl Publisher {
 
     /// Publishes a complete signed message on `topic`, as is.
     pub fn publish_message(
-        behaviour: &mut Behaviour,
+        behaviour: &mut Gossipsub,
         topic: BlocksTopic,
         message: &SignedBlockMessage,
     ) -> Result<MessageId, Error> {

@@ -1,9 +1,9 @@
 //! In-process test networks and block builders (feature `test-utils`).
 //!
-//! A [`TestNode`] is a gossip node on libp2p-swarm-test's memory transport, driven by one task
-//! exactly as the node binary drives its swarm (events, validation results and commands in one
-//! `select!` loop around a [`Driver`]). Tests talk to it through channels; every wait is
-//! event-driven and bounded by [`TIMEOUT`].
+//! A [`TestNode`] is a gossip [`Behaviour`] in the workspace's test swarm (`op-p2p-api`'s
+//! `test_utils`: TCP + noise + yamux on 127.0.0.1), on its own task. The task only forwards the behaviour's events to channels and runs test
+//! commands: all gossip logic is in the behaviour, as in the node binary. Tests talk to it
+//! through channels; every wait is event-driven and bounded by [`TIMEOUT`].
 
 use std::{collections::HashSet, future::Future, sync::Arc, time::Duration};
 
@@ -12,7 +12,6 @@ use libp2p_core::Multiaddr;
 use libp2p_gossipsub::{MessageId, PublishError, TopicHash};
 use libp2p_identity::PeerId;
 use libp2p_swarm::{Swarm, SwarmEvent};
-use libp2p_swarm_test::SwarmExt as _;
 use op_p2p_types::{
     Address, B256, BlockSigner, Bytes, ExecutionPayload, ExecutionPayloadEnvelope, RollupConfig,
     U256,
@@ -22,10 +21,11 @@ use tokio::{
     task::JoinHandle,
 };
 
+use op_p2p_api::{ManualClock, MemoryScoreBook, UnsafePayload};
+
 use crate::{
-    Behaviour, Config, Delivery, Driver, GossipCounters, MemoryScoreBook, Publisher, Reported,
-    UnsafeBlockSigner, ValidationPipeline, Validator, behaviour::blocks_topic_hashes,
-    new_behaviour,
+    Behaviour, Config, Event, GossipCounters, Reported, Services, UnsafeBlockSigner,
+    router::blocks_topic_hashes,
 };
 
 /// The chain id of test networks.
@@ -170,10 +170,10 @@ enum Command {
 pub struct TestNode {
     /// The node's peer id.
     pub peer_id: PeerId,
-    /// Its memory-transport listen address.
+    /// Its loopback listen address.
     pub address: Multiaddr,
     /// Accepted blocks, as the application would receive them.
-    pub deliveries: mpsc::Receiver<Delivery>,
+    pub deliveries: mpsc::Receiver<UnsafePayload>,
     /// Every result reported to gossipsub, in order (a bounded log: a node whose reports are
     /// not read stops logging after 4096).
     pub reports: mpsc::Receiver<Reported>,
@@ -194,35 +194,27 @@ impl Drop for TestNode {
 }
 
 impl TestNode {
-    /// Starts a node with `config`, listening on a memory address.
+    /// Starts a node with `config`, listening on an ephemeral port of 127.0.0.1.
     pub async fn spawn(config: Config) -> Self {
-        let rollup = rollup();
-        let behaviour = new_behaviour(&config, &rollup).expect("test config is valid");
-        let mut swarm = Swarm::new_ephemeral_tokio(|_| behaviour);
-        let (address, _tcp) = swarm.listen().with_memory_addr_external().await;
-        let peer_id = *swarm.local_peer_id();
-
         let signer = UnsafeBlockSigner::new(sequencer().address());
-        let validator = Arc::new(Validator::new(
-            rollup.clone(),
-            signer.clone(),
-            config.timestamp_threshold,
-        ));
         let counters = Arc::new(GossipCounters::new());
         let score_book = Arc::new(MemoryScoreBook::new());
-        let (pipeline, results) =
-            ValidationPipeline::spawn(validator, || NOW, counters.clone(), &config);
-        let (delivery_tx, deliveries) = mpsc::channel(1024);
-        let driver = Driver::new(
-            pipeline,
-            Publisher::new(rollup),
-            delivery_tx,
-            score_book.clone(),
-            counters.clone(),
-        );
+        let services = Services {
+            clock: Arc::new(ManualClock::new(NOW)),
+            score_book: score_book.clone(),
+            metrics: counters.clone(),
+        };
+        let behaviour = Behaviour::new(&config, rollup(), signer.clone(), services)
+            .expect("test config is valid");
+        // The workspace's one test swarm: TCP + noise + yamux on 127.0.0.1, as the node runs.
+        let mut swarm = op_p2p_api::test_utils::tcp_swarm(|_| behaviour);
+        let address = op_p2p_api::test_utils::listen_local(&mut swarm).await;
+        let peer_id = *swarm.local_peer_id();
+
         let (commands, command_rx) = mpsc::channel(64);
         let (report_tx, reports) = mpsc::channel(4096);
-        let task = tokio::spawn(run(swarm, driver, results, command_rx, report_tx));
+        let (delivery_tx, deliveries) = mpsc::channel(1024);
+        let task = tokio::spawn(run(swarm, command_rx, report_tx, delivery_tx));
         Self {
             peer_id,
             address,
@@ -301,7 +293,7 @@ impl TestNode {
     }
 
     /// The next accepted block.
-    pub async fn next_delivery(&mut self) -> Delivery {
+    pub async fn next_delivery(&mut self) -> UnsafePayload {
         within("delivery", self.deliveries.recv())
             .await
             .expect("node task stopped")
@@ -315,60 +307,48 @@ impl TestNode {
     }
 }
 
-/// The node's swarm task: the loop the node binary runs, plus test commands.
+/// The node's task: drives the swarm, forwards the behaviour's events to the test's channels,
+/// and runs test commands. It holds no gossip logic.
 async fn run(
     mut swarm: Swarm<Behaviour>,
-    mut driver: Driver,
-    mut results: mpsc::Receiver<crate::ValidationResult>,
     mut commands: mpsc::Receiver<Command>,
     reports: mpsc::Sender<Reported>,
+    deliveries: mpsc::Sender<UnsafePayload>,
 ) {
     let topics: HashSet<TopicHash> = blocks_topic_hashes(CHAIN_ID).into_iter().collect();
     let mut waiting: Vec<(PeerId, Reply<()>)> = Vec::new();
-    let mut pipeline_open = true;
-    let log = |reported: Reported| {
-        // A full log only loses test observations, never a gossipsub answer.
-        let _ = reports.try_send(reported);
-    };
     loop {
         tokio::select! {
-            event = swarm.select_next_some() => {
-                if let SwarmEvent::Behaviour(event) = event
-                    && let Some(reported) = driver.on_event(swarm.behaviour_mut(), event)
-                {
-                    log(reported);
+            event = swarm.select_next_some() => match event {
+                // Full test channels only lose observations, never a gossipsub answer.
+                SwarmEvent::Behaviour(Event::Validated(reported)) => {
+                    let _ = reports.try_send(reported);
                 }
-            }
-            result = results.recv(), if pipeline_open => match result {
-                Some(result) => {
-                    if let Some(reported) = driver.on_validation_result(swarm.behaviour_mut(), result) {
-                        log(reported);
-                    }
+                SwarmEvent::Behaviour(Event::Block(payload)) => {
+                    let _ = deliveries.try_send(*payload);
                 }
-                None => {
-                    pipeline_open = false;
-                    driver.on_pipeline_closed(swarm.behaviour_mut()).into_iter().for_each(log);
-                }
+                _ => {}
             },
             command = commands.recv() => {
                 let Some(command) = command else { break };
+                let behaviour = swarm.behaviour_mut();
                 match command {
                     Command::Dial(address, reply) => {
-                        swarm.dial(address).expect("memory addresses are dialable");
+                        swarm.dial(address).expect("loopback addresses are dialable");
                         let _ = reply.send(());
                     }
                     Command::WaitSubscribed(peer, reply) => waiting.push((peer, reply)),
                     Command::Publish(envelope, reply) => {
-                        let _ = reply.send(driver.publish(swarm.behaviour_mut(), &crate::test_utils::sequencer(), &envelope));
+                        let _ = reply.send(behaviour.publish(&sequencer(), &envelope));
                     }
                     Command::PublishRaw(topic, data, reply) => {
-                        let _ = reply.send(swarm.behaviour_mut().publish(topic, data));
+                        let _ = reply.send(behaviour.gossipsub_mut().publish(topic, data));
                     }
                     Command::PeerScore(peer, reply) => {
-                        let _ = reply.send(swarm.behaviour().peer_score(&peer));
+                        let _ = reply.send(behaviour.peer_score(&peer));
                     }
                     Command::InspectScores(reply) => {
-                        driver.on_score_tick(swarm.behaviour_mut());
+                        behaviour.inspect_scores();
                         let _ = reply.send(());
                     }
                 }
@@ -378,6 +358,7 @@ async fn run(
         if !waiting.is_empty() {
             let subscribed: HashSet<PeerId> = swarm
                 .behaviour()
+                .gossipsub()
                 .all_peers()
                 .filter(|(_, peer_topics)| topics.iter().all(|t| peer_topics.contains(&t)))
                 .map(|(peer, _)| *peer)

@@ -13,7 +13,7 @@ use op_p2p_types::{
 };
 
 use crate::{
-    behaviour::topic_hash,
+    router::topic_hash,
     seen::SeenBlocks,
     signer::UnsafeBlockSigner,
     verdict::{Reason, Verdict},

@@ -13,10 +13,10 @@
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
-use op_p2p_gossip::{Delivery, GossipCounters, Outcome};
-use op_p2p_peerstore::PeerStore;
-use op_p2p_reqresp_sync::UnsafePayload;
-use op_p2p_types::ExecutionPayloadEnvelope;
+use op_p2p_api::{ScoreBook as _, UnsafePayload};
+use op_p2p_gossip::{GossipCounters, Outcome};
+use op_p2p_peerstore::Books;
+use op_p2p_types::{BlockRef, ExecutionPayloadEnvelope};
 use tokio::{
     sync::mpsc,
     time::{Instant, MissedTickBehavior, interval, sleep_until},
@@ -24,7 +24,6 @@ use tokio::{
 use tracing::{debug, error, info, warn};
 
 use crate::{
-    block_ref::BlockRef,
     control::{self, ControlCommand},
     gap::{GapFillError, GapTrigger},
     handle::NodeHandle,
@@ -48,12 +47,12 @@ pub(crate) struct App {
     pub(crate) handle: NodeHandle,
     /// The payload store.
     pub(crate) payloads: PayloadStore,
-    /// The peer store (the score book, for control reports and the status).
-    pub(crate) peer_store: PeerStore,
+    /// The peer store's books (the score book, for control reports and the status).
+    pub(crate) books: Books,
     /// The chain.
     pub(crate) chain: Chain,
     /// Accepted gossip blocks.
-    pub(crate) deliveries: mpsc::Receiver<Delivery>,
+    pub(crate) deliveries: mpsc::Receiver<UnsafePayload>,
     /// Blocks the sync client fetched and promoted; `None` with req-resp sync off.
     pub(crate) synced: Option<futures::channel::mpsc::Receiver<UnsafePayload>>,
     /// Sequencer mode: the last block to produce (`None`: no limit).
@@ -93,7 +92,7 @@ impl App {
             tokio::select! {
                 () = &mut shutdown => break,
                 delivery = self.deliveries.recv(), if deliveries_open => match delivery {
-                    Some((peer, envelope)) => {
+                    Some(UnsafePayload { peer, envelope }) => {
                         debug!(target: TARGET, %peer, number = envelope.execution_payload.block_number, "gossip block");
                         // A block ahead of the head is a gap: ask at once rather than at the
                         // next periodic check (op-node's 2·block_time tick still runs).
@@ -104,7 +103,7 @@ impl App {
                     None => deliveries_open = false,
                 },
                 payload = recv_synced(&mut synced) => match payload {
-                    Some((peer, envelope)) => {
+                    Some(UnsafePayload { peer, envelope }) => {
                         debug!(target: TARGET, %peer, number = envelope.execution_payload.block_number, "synced block");
                         self.store(&envelope, Origin::Sync);
                     }
@@ -258,13 +257,11 @@ impl App {
                 }
             }
             ControlCommand::Report { peer, event } => {
-                match self.peer_store.record_req_resp(&peer, event) {
-                    Ok(_) => {
-                        self.write_status().await;
-                        control::answer(&format!("ok report {peer}"));
-                    }
-                    Err(error) => control::answer(&format!("error report {peer}: {error}")),
-                }
+                // Into the books' memory at once (gossipsub reads it from there) and queued for
+                // RocksDB.
+                self.books.record_req_resp(&peer, event);
+                self.write_status().await;
+                control::answer(&format!("ok report {peer}"));
             }
             ControlCommand::Shutdown => {}
         }
@@ -291,8 +288,8 @@ impl App {
         let head_entry = blocks.iter().find(|e| e.block.number == head.number);
         let counts = self.payloads.counts();
         let scores = self
-            .peer_store
-            .all_peer_scores()?
+            .books
+            .peer_scores()
             .into_iter()
             .map(|(peer, s)| ScoreStatus {
                 peer: peer.to_string(),
@@ -300,7 +297,7 @@ impl App {
                 app: s.req_resp.app_score(),
             })
             .collect();
-        let now = self.peer_store.now();
+        let now = self.books.store().now();
         Ok(Status {
             peer_id: self.peer_id.clone(),
             pid: std::process::id(),

@@ -5,7 +5,7 @@
 //! 1. `gating`: block lists, timed bans, the score gate; refuses before anything else sees a
 //!    connection;
 //! 2. `conn_manager`: counts and trims only connections every gate allowed;
-//! 3. `identify`, `ping`, `gossipsub`;
+//! 3. `identify`, `ping`, `gossip` (op-p2p-gossip's behaviour: gossipsub, validation, scores);
 //! 4. `sync`: payload_by_number (server and client), present when `p2p.sync.req-resp` is on;
 //!    see [`crate::gap`].
 
@@ -16,7 +16,6 @@ use libp2p_identity::Keypair;
 use libp2p_ping as ping;
 use libp2p_swarm::{NetworkBehaviour, behaviour::toggle::Toggle};
 use op_p2p_gating::conn_manager;
-use op_p2p_gossip::gossipsub;
 
 use crate::payload_store::PayloadStore;
 
@@ -44,7 +43,7 @@ pub(crate) struct NodeBehaviour {
     /// libp2p ping.
     pub(crate) ping: ping::Behaviour,
     /// Block gossip.
-    pub(crate) gossipsub: op_p2p_gossip::Behaviour,
+    pub(crate) gossip: op_p2p_gossip::Behaviour,
     /// payload_by_number sync; disabled with `--p2p.sync.req-resp=false`.
     pub(crate) sync: Toggle<SyncBehaviour>,
 }
@@ -56,8 +55,8 @@ pub(crate) enum NodeEvent {
     Identify(Box<identify::Event>),
     /// ping.
     Ping(ping::Event),
-    /// gossipsub.
-    Gossipsub(gossipsub::Event),
+    /// Block gossip.
+    Gossip(op_p2p_gossip::Event),
     /// payload_by_number sync.
     Sync(op_p2p_reqresp_sync::Event),
 }
@@ -86,9 +85,9 @@ impl From<op_p2p_reqresp_sync::Event> for NodeEvent {
     }
 }
 
-impl From<gossipsub::Event> for NodeEvent {
-    fn from(event: gossipsub::Event) -> Self {
-        Self::Gossipsub(event)
+impl From<op_p2p_gossip::Event> for NodeEvent {
+    fn from(event: op_p2p_gossip::Event) -> Self {
+        Self::Gossip(event)
     }
 }
 

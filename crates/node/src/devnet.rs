@@ -24,7 +24,7 @@ use std::{
 use alloy_primitives::keccak256;
 use libp2p_core::Multiaddr;
 use libp2p_identity::secp256k1;
-use op_p2p_types::{B256, BlockSigner, Genesis, GenesisBlock, RollupConfig};
+use op_p2p_types::{B256, BlockRef, BlockSigner, Genesis, GenesisBlock, RollupConfig};
 use tokio::time::{Instant, sleep};
 
 use self::{
@@ -32,7 +32,6 @@ use self::{
     summary::{NodeRow, canonical, holds, missing, ranges, short_hash, short_id, table},
 };
 use crate::{
-    block_ref::BlockRef,
     cli::DevnetArgs,
     identity::{encode_key, write_key_file},
     rollup::Chain,

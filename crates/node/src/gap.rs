@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use crate::block_ref::BlockRef;
+use op_p2p_types::BlockRef;
 
 /// How often the gap is checked, in block times (op-node's driver: every 2·block_time).
 pub(crate) const GAP_CHECK_SLOTS: u32 = 2;
@@ -38,20 +38,11 @@ pub(crate) trait GapFiller: Send {
     fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<usize, GapFillError>;
 }
 
-/// The sync client fills gaps: the node's block references are the sync crate's, field by field.
+/// The sync client fills gaps.
 impl<S: op_p2p_reqresp_sync::PayloadSource> GapFiller for op_p2p_reqresp_sync::Behaviour<S> {
     fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<usize, GapFillError> {
-        Self::request_range(self, sync_ref(start), sync_ref(end))
+        Self::request_range(self, start, end)
             .map_err(|error| GapFillError::Refused(error.to_string()))
-    }
-}
-
-fn sync_ref(block: BlockRef) -> op_p2p_reqresp_sync::BlockRef {
-    op_p2p_reqresp_sync::BlockRef {
-        number: block.number,
-        hash: block.hash,
-        parent_hash: block.parent_hash,
-        timestamp: block.timestamp,
     }
 }
 

@@ -9,7 +9,9 @@ use libp2p_identity::PeerId;
 use op_p2p_types::ExecutionPayloadEnvelope;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{block_ref::BlockRef, gap::GapFillError};
+use op_p2p_types::BlockRef;
+
+use crate::gap::GapFillError;
 
 /// Commands waiting for the swarm task before senders wait: enough for a burst of status,
 /// publish and control requests, small enough that a stuck task is noticed.

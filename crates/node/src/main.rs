@@ -16,8 +16,8 @@
 //! - command line: `cli` (clap), `duration` (Go durations), `config` (checks);
 //! - the node: `node` assembles it; `event_loop` owns the swarm built by `swarm` from
 //!   `behaviour`; `handle` talks to it; `app` owns the `payload_store`, the `sequencer`, the
-//!   `gap`-fill seam and the `status` file; `identity`, `rollup`, `static_peers`, `control`
-//!   (stdin), `logging`, `block_ref`, `wall_clock`;
+//!   `gap`-fill seam and the `status` file; `identity`, `rollup`, `control`
+//!   (stdin), `logging`, `wall_clock`;
 //! - `devnet`: the local network of node processes;
 //! - `gossip_validate`: the gossip debugging command;
 //! - `sync_cmd`: the payload_by_number debugging commands.
@@ -25,7 +25,6 @@
 
 mod app;
 mod behaviour;
-mod block_ref;
 mod cli;
 mod config;
 mod control;
@@ -42,7 +41,6 @@ mod node;
 mod payload_store;
 mod rollup;
 mod sequencer;
-mod static_peers;
 mod status;
 mod swarm;
 mod sync_cmd;

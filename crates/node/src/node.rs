@@ -13,19 +13,18 @@
 //!            │ PayloadStore ▸ gap check ▸ sequencer ▸ status   │─────────────┘
 //!            └─────────────────────────────────────────────────┘
 //!                  one RocksDB database: peer store books + payload column families
+//!                  (scores and identify written by the books' own writer thread)
 //! ```
 
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
 use libp2p_core::Multiaddr;
 use libp2p_swarm::{Swarm, SwarmEvent};
+use op_p2p_api::{Clock, PeerBook as _, SystemClock};
 use op_p2p_gating::conn_manager;
-use op_p2p_gossip::{
-    Driver, GossipCounters, Publisher, ScoreBook, SystemClock as GossipClock, UnsafeBlockSigner,
-    ValidationPipeline, Validator,
-};
-use op_p2p_peerstore::{PeerStore, SystemClock};
+use op_p2p_gossip::{GossipCounters, Services, UnsafeBlockSigner};
+use op_p2p_peerstore::{Books, PeerStore};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -39,12 +38,13 @@ use crate::{
     handle::NodeHandle,
     identity::{self, KeyOrigin},
     payload_store::{self, PayloadStore},
-    static_peers::StaticPeers,
     swarm,
 };
 
 /// The tracing target of node start and stop.
 const TARGET: &str = "op_p2p::node";
+/// How long op-node keeps a static peer's address in the peer store (7 days).
+pub(crate) const STATIC_ADDR_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// Accepted gossip blocks waiting for the app task; the swarm task drops (and counts) blocks
 /// beyond this rather than wait, and the gap check recovers them.
 pub(crate) const DELIVERY_CHANNEL_SIZE: usize = 256;
@@ -82,17 +82,30 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     }
 
     let rollup = &config.chain.rollup;
-    let store_config = op_p2p_peerstore::Config::from_rollup_config(rollup)
+    let slot = Duration::from_secs(rollup.block_time.max(1));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let store_config = op_p2p_peerstore::Config::default()
+        .with_block_time(slot)
         .with_extra_column_families(payload_store::COLUMN_FAMILIES);
-    let peer_store = match &config.store {
-        StoreLocation::Memory => PeerStore::open_in_memory(store_config, Arc::new(SystemClock)),
-        StoreLocation::Disk(path) => PeerStore::open(path, store_config, Arc::new(SystemClock)),
-    }
-    .map_err(|source| Error::Database {
+    let database_error = |source| Error::Database {
         location: config.store.to_string(),
         source,
-    })?;
+    };
+    let peer_store = match &config.store {
+        StoreLocation::Memory => PeerStore::open_in_memory(store_config, clock.clone()),
+        StoreLocation::Disk(path) => PeerStore::open(path, store_config, clock.clone()),
+    }
+    .map_err(database_error)?;
+    // Scores, identify records and GC on the books' writer thread; gate rules written through.
+    let books = Books::new(peer_store.clone()).map_err(database_error)?;
     let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
+    let counters = Arc::new(GossipCounters::new());
+    let statics: Vec<_> = config
+        .static_peers
+        .iter()
+        .filter(|p| p.peer != peer_id)
+        .cloned()
+        .collect();
 
     let (sync_tx, synced) = futures::channel::mpsc::channel(SYNC_CHANNEL_SIZE);
     let sync = if config.sync.req_resp {
@@ -101,10 +114,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
                 op_p2p_reqresp_sync::Config::default()
                     .with_only_static(config.sync.only_req_to_static),
                 rollup.clone(),
-                peer_store.clone(),
+                Arc::new(books.clone()),
                 sync_tx,
                 Some(payloads.clone()),
-                Arc::new(op_p2p_reqresp_sync::SystemClock::new()),
+                clock.clone(),
             )
             .map_err(Error::Sync)?,
         )
@@ -112,14 +125,42 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         drop(sync_tx);
         None
     };
-    let behaviour = NodeBehaviour {
-        gating: op_p2p_gating::Behaviour::new(peer_store.clone(), config.gating.clone())?,
-        conn_manager: conn_manager::Behaviour::new(config.conn_manager.clone())?,
+    let gossip = op_p2p_gossip::Behaviour::new(
+        &config.gossip,
+        rollup.clone(),
+        UnsafeBlockSigner::new(config.unsafe_block_signer),
+        Services {
+            clock: clock.clone(),
+            score_book: Arc::new(books.clone()),
+            metrics: counters.clone(),
+        },
+    )?;
+    let mut behaviour = NodeBehaviour {
+        gating: op_p2p_gating::Behaviour::new(
+            Arc::new(books.clone()),
+            clock.clone(),
+            config.gating.clone(),
+        )?
+        .with_score_book(Arc::new(books.clone()), slot),
+        conn_manager: conn_manager::Behaviour::new(config.conn_manager.clone())?
+            .with_score_book(Arc::new(books.clone())),
         identify: behaviour::identify(&keypair, &config.user_agent),
         ping: behaviour::ping(),
-        gossipsub: op_p2p_gossip::new_behaviour(&config.gossip, rollup)?,
+        gossip,
         sync: sync.into(),
     };
+    // Static peers: protected from score bans and trimming, dialled and redialled by the
+    // connection manager, preferred by sync when `only_req_to_static` is set.
+    for p in &statics {
+        books.add_addrs(&p.peer, std::slice::from_ref(&p.addr), STATIC_ADDR_TTL);
+        behaviour.gating.protect(p.peer);
+        behaviour
+            .conn_manager
+            .add_static_peer(p.peer, p.addr.clone());
+        if let Some(sync) = behaviour.sync.as_mut() {
+            sync.set_static(p.peer, true);
+        }
+    }
     let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout)?;
 
     let listen = listen_multiaddr(config.listen);
@@ -129,45 +170,17 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     })?;
     let (listen_addrs, early_events) = await_listen_addrs(&mut swarm, &config).await?;
 
-    let signer = UnsafeBlockSigner::new(config.unsafe_block_signer);
-    let validator = Arc::new(Validator::new(
-        rollup.clone(),
-        signer,
-        config.gossip.timestamp_threshold,
-    ));
-    let counters = Arc::new(GossipCounters::new());
-    let (pipeline, results) =
-        ValidationPipeline::spawn(validator, GossipClock, counters.clone(), &config.gossip);
     let (delivery_tx, deliveries) = mpsc::channel(DELIVERY_CHANNEL_SIZE);
-    let score_book: Arc<dyn ScoreBook> = Arc::new(peer_store.clone());
-    let driver = Driver::new(
-        pipeline,
-        Publisher::new(rollup.clone()),
-        delivery_tx,
-        score_book,
-        counters.clone(),
-    );
-
-    let statics: Vec<_> = config
-        .static_peers
-        .iter()
-        .filter(|p| p.peer != peer_id)
-        .cloned()
-        .collect();
-    let static_ids: HashSet<_> = statics.iter().map(|p| p.peer).collect();
     let (handle, commands) = NodeHandle::channel();
-    let mut event_loop = EventLoop::new(Parts {
+    let event_loop = EventLoop::new(Parts {
         swarm,
-        driver,
-        results,
         commands,
-        store: peer_store.clone(),
+        deliveries: delivery_tx,
+        gossip: counters.clone(),
+        peer_book: Arc::new(books.clone()),
         signer: config.sequencer.as_ref().map(|s| s.signer.clone()),
-        statics: StaticPeers::new(&statics, std::time::Instant::now()),
-        slot: Duration::from_secs(rollup.block_time.max(1)),
         early_events,
     });
-    event_loop.protect_static_peers(&static_ids);
 
     let role = if config.sequencer.is_some() {
         "sequencer"
@@ -203,7 +216,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     let app = App {
         handle: handle.clone(),
         payloads,
-        peer_store: peer_store.clone(),
+        books: books.clone(),
         chain: config.chain.clone(),
         deliveries,
         synced: config.sync.req_resp.then_some(synced),
@@ -228,10 +241,15 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     {
         warn!(target: TARGET, "swarm task did not stop in time");
     }
-    peer_store.flush().map_err(|source| Error::Database {
-        location: config.store.to_string(),
-        source,
-    })?;
+    // Every queued score and identify write, then RocksDB's memtables.
+    let flushed = books.clone();
+    tokio::task::spawn_blocking(move || flushed.flush())
+        .await
+        .map_err(|e| Error::Database {
+            location: config.store.to_string(),
+            source: op_p2p_peerstore::Error::Thread(std::io::Error::other(e.to_string())),
+        })?
+        .map_err(database_error)?;
     info!(target: TARGET, "stopped; database flushed");
     Ok(())
 }

@@ -44,7 +44,7 @@ use self::records::{
     decode_entry, decode_head, decode_payload, encode_counts, encode_entry, encode_head,
     encode_payload, number_key, number_of_key,
 };
-use crate::block_ref::BlockRef;
+use op_p2p_types::BlockRef;
 
 /// The tracing target of the payload store.
 const TARGET: &str = "op_p2p::payloads";
@@ -299,9 +299,9 @@ impl PayloadStore {
         Ok((number > head.number + 1).then_some((head, end.block)))
     }
 
-    /// The chain's payload at `number`, up to the head; `None` if we do not have it. The
-    /// payload_by_number server's source.
-    pub(crate) async fn payload_by_number(
+    /// The chain's payload at `number`, up to the head; `None` if we do not have it. Reads
+    /// RocksDB: the payload_by_number server calls it on a blocking thread.
+    pub(crate) fn payload_by_number(
         &self,
         number: u64,
     ) -> Result<Option<ExecutionPayloadEnvelope>, StoreError> {
@@ -364,13 +364,19 @@ impl PayloadStore {
 }
 
 /// The payload_by_number server serves the node's unsafe chain from this store.
+///
+/// The sync behaviour polls this future on the swarm task, so the RocksDB read (a block cache
+/// miss is a disk read) runs on tokio's blocking pool: a slow disk delays that one response,
+/// never gossip or the other behaviours.
 impl op_p2p_reqresp_sync::PayloadSource for PayloadStore {
     async fn payload_by_number(
         &self,
         number: u64,
     ) -> Result<Option<ExecutionPayloadEnvelope>, op_p2p_reqresp_sync::SourceError> {
-        Self::payload_by_number(self, number)
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.payload_by_number(number))
             .await
+            .map_err(op_p2p_reqresp_sync::SourceError::new)?
             .map_err(op_p2p_reqresp_sync::SourceError::new)
     }
 }

@@ -6,7 +6,7 @@ use std::{path::Path, str::FromStr as _};
 use op_p2p_types::{B256, RollupConfig, RollupConfigError};
 use serde_json::Value;
 
-use crate::block_ref::BlockRef;
+use op_p2p_types::BlockRef;
 
 /// Why the rollup config is unusable.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use op_p2p_types::{
     RollupConfig,
 };
 
-use crate::block_ref::BlockRef;
+use op_p2p_types::BlockRef;
 
 /// op-node's fee recipient for sequenced blocks: the `SequencerFeeVault` predeploy.
 pub(crate) const SEQUENCER_FEE_VAULT: Address =

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use op_p2p_types::RollupConfig;
-
-use crate::scores::{APP_SCORE_DECAY_EPOCHS, SCORE_RETAIN_EPOCHS, SLOTS_PER_EPOCH, score_decay};
+use op_p2p_api::{APP_SCORE_DECAY_EPOCHS, SCORE_RETAIN_EPOCHS, SLOTS_PER_EPOCH, score_decay};
 
 /// op-node's slot when the rollup's `block_time` is 0 (`LightPeerScoreParams`): 2 s.
 pub const DEFAULT_BLOCK_TIME: Duration = Duration::from_secs(2);
@@ -58,11 +56,6 @@ impl Default for Config {
 }
 
 impl Config {
-    /// op-node's defaults with the slot set to the rollup's `block_time`.
-    pub fn from_rollup_config(rollup: &RollupConfig) -> Self {
-        Self::default().with_block_time(Duration::from_secs(rollup.block_time))
-    }
-
     /// Sets the slot (the rollup block time; zero means op-node's 2 s). The slot is the decay
     /// interval of the application scores and the unit of the score retention.
     pub fn with_block_time(mut self, block_time: Duration) -> Self {
@@ -212,7 +205,7 @@ mod tests {
         let c = Config::default().with_block_time(Duration::from_secs(12));
         assert_eq!(c.score_retention(), Duration::from_secs(7200));
         assert_eq!(format!("{:.5}", c.app_score_decay()), "0.92612");
-        let zero = Config::from_rollup_config(&RollupConfig::default());
+        let zero = Config::default().with_block_time(Duration::ZERO);
         assert_eq!(zero.block_time(), DEFAULT_BLOCK_TIME);
         let fixed = c.with_score_retention(Duration::from_secs(5));
         assert_eq!(fixed.score_retention(), Duration::from_secs(5));

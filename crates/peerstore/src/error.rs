@@ -35,6 +35,9 @@ pub enum Error {
     /// name the store uses for its own books, or RocksDB's `default`.
     #[error("column family name {0:?} is reserved by the peer store")]
     ReservedColumnFamily(String),
+    /// The writer thread of [`Books`](crate::Books) could not be started.
+    #[error("starting the peer store writer thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// A value to store is larger than its record format allows.
     #[error("{what}: {len} exceeds the limit of {max}")]
     LimitExceeded {

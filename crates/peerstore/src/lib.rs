@@ -35,7 +35,7 @@
 //! // A rejected sync payload costs 20 points of application score, decaying every slot.
 //! store.record_req_resp(&peer, ReqRespEvent::RejectedPayload)?;
 //! assert_eq!(store.app_score(&peer)?, -20.0);
-//! clock.advance(2);
+//! clock.advance_secs(2);
 //! store.decay_app_scores(&[peer])?;
 //! assert!(store.app_score(&peer)? > -20.0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -72,22 +72,20 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bans;
-mod clock;
+mod books;
 mod codec;
 mod config;
 mod error;
 mod gc;
-mod info;
 mod keys;
 mod peer_books;
 mod records;
 mod schema;
 mod score_book;
-mod scores;
 mod store;
 
 pub use self::{
-    clock::{Clock, ManualClock, SystemClock},
+    books::{BOOKS_QUEUE, Books},
     config::{
         Config, DEFAULT_BAN_RETENTION, DEFAULT_BLOCK_TIME, DEFAULT_GC_INTERVAL,
         DEFAULT_GC_MAX_DELETES_PER_RUN, DEFAULT_GC_MAX_SCANNED_PER_RUN,
@@ -95,17 +93,20 @@ pub use self::{
     },
     error::Error,
     gc::GcReport,
-    info::{IdentifyInfo, PeerMetadata},
     keys::{canonical_ip, canonical_subnet},
     records::{MAX_ADDR_LEN, MAX_ADDRS_PER_PEER, MAX_PROTOCOLS_PER_PEER, MAX_TEXT_LEN},
     schema::SCHEMA_VERSION,
-    scores::{
-        APP_SCORE_DECAY_EPOCHS, BlocksTopicScores, DECAY_TO_ZERO, ERROR_RESPONSE_CAP,
-        ERROR_RESPONSE_WEIGHT, GossipScores, PeerScores, REJECTED_PAYLOAD_CAP,
-        REJECTED_PAYLOAD_WEIGHT, ReqRespEvent, ReqRespScores, SCORE_RETAIN_EPOCHS, SLOTS_PER_EPOCH,
-        VALID_RESPONSE_CAP, VALID_RESPONSE_WEIGHT, score_decay,
-    },
     store::PeerStore,
+};
+
+/// The score values, clock and record types the books hold, defined in `op-p2p-api` and
+/// re-exported here so a user of the store alone needs one import.
+pub use op_p2p_api::{
+    APP_SCORE_DECAY_EPOCHS, BlocksTopicScores, Clock, DECAY_TO_ZERO, ERROR_RESPONSE_CAP,
+    ERROR_RESPONSE_WEIGHT, GossipScores, IdentifyInfo, ManualClock, PeerMetadata, PeerScores,
+    REJECTED_PAYLOAD_CAP, REJECTED_PAYLOAD_WEIGHT, ReqRespEvent, ReqRespScores,
+    SCORE_RETAIN_EPOCHS, SLOTS_PER_EPOCH, SystemClock, VALID_RESPONSE_CAP, VALID_RESPONSE_WEIGHT,
+    score_decay,
 };
 
 /// The RocksDB binding of [`PeerStore::db`], re-exported so a caller with its own column

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use libp2p_core::Multiaddr;
 use libp2p_identity::{PeerId, PublicKey};
+use op_p2p_api::{IdentifyInfo, PeerMetadata};
 
 use crate::{
     error::{Error, RecordError},
-    info::{IdentifyInfo, PeerMetadata},
     keys::{decode_peer_key, peer_key},
     records::{
         AddrEntry, AddrRecord, IdentifyRecord, KeyRecord, MAX_ADDR_LEN, MAX_ADDRS_PER_PEER,

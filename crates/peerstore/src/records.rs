@@ -16,12 +16,13 @@
 
 use libp2p_core::Multiaddr;
 use libp2p_identity::PublicKey;
+use op_p2p_api::{
+    BlocksTopicScores, GossipScores, IdentifyInfo, PeerMetadata, PeerScores, ReqRespScores,
+};
 
 use crate::{
     codec::{Reader, put_bytes16, put_f64, put_u16, put_u64},
     error::RecordError,
-    info::{IdentifyInfo, PeerMetadata},
-    scores::{BlocksTopicScores, GossipScores, PeerScores, ReqRespScores},
 };
 
 /// Most addresses kept per peer; adding more drops the soonest-expiring.

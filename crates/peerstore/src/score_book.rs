@@ -2,6 +2,7 @@
 //! application scores, with retention and per-slot decay.
 
 use libp2p_identity::PeerId;
+use op_p2p_api::{GossipScores, PeerScores, ReqRespEvent, ReqRespScores};
 use rocksdb::WriteBatch;
 
 use crate::{
@@ -9,7 +10,6 @@ use crate::{
     keys::{decode_peer_key, peer_key},
     records::{Record, ScoreRecord},
     schema::Book,
-    scores::{GossipScores, PeerScores, ReqRespEvent, ReqRespScores},
     store::{PeerStore, retained},
 };
 

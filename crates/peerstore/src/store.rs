@@ -11,6 +11,7 @@ use std::{
     time::Duration,
 };
 
+use op_p2p_api::Clock;
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, DB, DEFAULT_COLUMN_FAMILY_NAME, Env, FlushOptions,
     IteratorMode, LogLevel, Options, WriteBatch, WriteOptions,
@@ -18,7 +19,6 @@ use rocksdb::{
 use tracing::{debug, warn};
 
 use crate::{
-    clock::Clock,
     config::Config,
     error::{Error, RecordError},
     gc::GcCursor,
@@ -185,7 +185,7 @@ impl PeerStore {
 
     /// The store's clock: unix seconds.
     pub fn now(&self) -> u64 {
-        self.inner.clock.now()
+        self.inner.clock.unix_time()
     }
 
     /// The directory the store lives in; `None` for an in-memory store.

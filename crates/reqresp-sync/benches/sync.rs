@@ -18,11 +18,11 @@ use std::{
 
 use criterion::{Criterion, Throughput};
 use futures::{StreamExt, channel::mpsc};
-use libp2p_core::{Multiaddr, Transport, upgrade::Version};
-use libp2p_identity::{Keypair, PeerId};
+use libp2p_core::Multiaddr;
+use libp2p_identity::PeerId;
 use libp2p_request_response::{self as request_response, ProtocolSupport};
 use libp2p_swarm::{NetworkBehaviour, StreamProtocol, Swarm, SwarmEvent};
-use op_p2p_peerstore::{Config as StoreConfig, PeerStore, SystemClock as StoreClock};
+use op_p2p_api::MemoryScoreBook;
 use op_p2p_reqresp_sync::{
     Behaviour, BlockRef, Codec, Config, Event, MemorySource, Quota, Request, SystemClock,
     UnsafePayload,
@@ -93,21 +93,9 @@ fn unlimited() -> Config {
         .with_client_rate_limits(none, none)
 }
 
+/// The workspace's test swarm (`op_p2p_api::test_utils`): TCP + noise + yamux on loopback.
 fn swarm<B: NetworkBehaviour>(behaviour: B) -> Swarm<B> {
-    let keypair = Keypair::generate_ed25519();
-    let transport = libp2p_tcp::tokio::Transport::new(libp2p_tcp::Config::default())
-        .upgrade(Version::V1)
-        .authenticate(libp2p_noise::Config::new(&keypair).unwrap())
-        .multiplex(libp2p_yamux::Config::default())
-        .boxed();
-    Swarm::new(
-        transport,
-        behaviour,
-        keypair.public().to_peer_id(),
-        libp2p_swarm::Config::with_tokio_executor()
-            .with_idle_connection_timeout(Duration::from_secs(600))
-            .with_max_negotiating_inbound_streams(1024),
-    )
+    op_p2p_api::test_utils::tcp_swarm(|_| behaviour)
 }
 
 fn node(
@@ -117,7 +105,8 @@ fn node(
     Swarm<Behaviour<Arc<MemorySource>>>,
     mpsc::Receiver<UnsafePayload>,
 ) {
-    let store = PeerStore::open_in_memory(StoreConfig::default(), Arc::new(StoreClock)).unwrap();
+    // Scores in memory, as the node's books answer them (their RocksDB writes are queued elsewhere).
+    let store = Arc::new(MemoryScoreBook::new());
     let (tx, rx) = mpsc::channel(256);
     let behaviour = Behaviour::new(
         config,
@@ -133,22 +122,8 @@ fn node(
 
 /// Listens on loopback and drives the swarm in its own task.
 async fn spawn_server(source: Arc<MemorySource>, config: Config) -> (PeerId, Multiaddr) {
-    let (mut server, _) = node(Some(source), config);
-    server
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    let addr = loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = server.select_next_some().await {
-            break address;
-        }
-    };
-    let peer = *server.local_peer_id();
-    tokio::spawn(async move {
-        loop {
-            server.select_next_some().await;
-        }
-    });
-    (peer, addr)
+    let (server, _) = node(Some(source), config);
+    op_p2p_api::test_utils::spawn_listening(server).await
 }
 
 /// A bare requesting peer, connected, then in its own task: each number received on the command
@@ -325,13 +300,13 @@ fn bench_client(
                                 if let SwarmEvent::Behaviour(Event::Response { .. } | Event::Rejected { .. }) = event {
                                     // The driver sees every delivered payload before it asks
                                     // again, as in the tests.
-                                    while let Ok((_, envelope)) = sink.try_recv() {
+                                    while let Ok(UnsafePayload { envelope, .. }) = sink.try_recv() {
                                         window.deliver(&envelope);
                                     }
                                     client.behaviour_mut().request_range(head, window.lowest).unwrap();
                                 }
                             }
-                            Some((_, envelope)) = sink.next() => window.deliver(&envelope),
+                            Some(UnsafePayload { envelope, .. }) = sink.next() => window.deliver(&envelope),
                         }
                     }
                     base += blocks + 1;

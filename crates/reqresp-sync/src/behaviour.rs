@@ -18,17 +18,15 @@ use libp2p_swarm::{
     ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, StreamProtocol,
     THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
 };
-use op_p2p_peerstore::PeerStore;
+use op_p2p_api::{Clock, ScoreBook, Sleep};
 use op_p2p_types::{
-    RollupConfig, payload_by_number_protocol_id, payload_by_number_protocol_id_with_slash,
+    BlockRef, RollupConfig, payload_by_number_protocol_id, payload_by_number_protocol_id_with_slash,
 };
 use tracing::debug;
 
 use crate::{
     TARGET,
-    block_ref::BlockRef,
     client::{Client, PayloadSink},
-    clock::{Clock, Sleep},
     codec::{Codec, Response},
     config::{Config, STREAM_BACKSTOP_TIMEOUT},
     error::{CodecError, Error, RequestFailure},
@@ -44,7 +42,7 @@ use crate::{
 /// The node's swarm task owns it (style §3.3): the application calls
 /// [`request_range`](Self::request_range) and [`set_static`](Self::set_static) on the swarm task
 /// (from its command loop), verified payloads leave through the bounded [`PayloadSink`], and peer
-/// outcomes go straight to the peer store's score book. Nothing here blocks: every wait (rate
+/// outcomes go straight to the [`ScoreBook`] (which answers from memory and queues its writes). Nothing here blocks: every wait (rate
 /// limits, deadlines, the source) is a scheduled wake-up or a future polled from
 /// [`poll`](NetworkBehaviour::poll).
 pub struct Behaviour<S = NoSource> {
@@ -73,12 +71,12 @@ impl<S> std::fmt::Debug for Behaviour<S> {
 }
 
 impl<S: PayloadSource> Behaviour<S> {
-    /// Sync for `rollup`'s chain: a client that feeds `sink` and scores peers in `store`, and,
+    /// Sync for `rollup`'s chain: a client that feeds `sink` and scores peers in `scores`, and,
     /// given a `source`, a server. All time is read from `clock`.
     pub fn new(
         config: Config,
         rollup: RollupConfig,
-        store: PeerStore,
+        scores: Arc<dyn ScoreBook>,
         sink: PayloadSink,
         source: Option<S>,
         clock: Arc<dyn Clock>,
@@ -117,7 +115,7 @@ impl<S: PayloadSource> Behaviour<S> {
             clock,
             metrics: Box::new(NoMetrics),
             server,
-            client: Client::new(&config, store, sink),
+            client: Client::new(&config, scores, sink),
             connections: HashMap::new(),
             events: VecDeque::new(),
             answers: Vec::new(),

@@ -4,6 +4,7 @@
 
 use std::{
     collections::{BinaryHeap, HashMap, HashSet, VecDeque},
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -12,13 +13,12 @@ use futures::channel::mpsc;
 use hashlink::LruCache;
 use libp2p_identity::PeerId;
 use libp2p_request_response::OutboundRequestId;
-use op_p2p_peerstore::{PeerStore, ReqRespEvent};
-use op_p2p_types::{B256, ExecutionPayloadEnvelope, ResultCode};
+use op_p2p_api::{ReqRespEvent, ScoreBook, UnsafePayload};
+use op_p2p_types::{B256, BlockRef, ExecutionPayloadEnvelope, ResultCode};
 use tracing::{debug, warn};
 
 use crate::{
     TARGET,
-    block_ref::BlockRef,
     config::{Config, PROMOTION_QUEUE_SIZE, QUARANTINE_SIZE, REQUEST_QUEUE_SIZE, TRUSTED_SIZE},
     error::{Error, RequestFailure},
     event::Event,
@@ -27,12 +27,9 @@ use crate::{
     rate_limit::{Quota, TokenBucket},
 };
 
-/// A payload for the node's unsafe-payload pipeline and the peer it came from: what gossip
-/// delivers too (op-node's `OnUnsafeL2Payload(ctx, from, envelope)`), so one bounded channel
-/// can carry both.
-pub type UnsafePayload = (PeerId, ExecutionPayloadEnvelope);
-
-/// The sending half of the node's unsafe-payload channel. Promotion waits while it is full
+/// The sending half of the node's unsafe-payload channel: [`UnsafePayload`]s, the type gossip
+/// emits too (op-node's `OnUnsafeL2Payload(ctx, from, envelope)`), so one channel can carry
+/// both. Promotion waits while it is full
 /// (payloads stay in quarantine meanwhile), so it must be bounded, as every channel here.
 pub type PayloadSink = mpsc::Sender<UnsafePayload>;
 
@@ -116,7 +113,7 @@ pub(crate) struct Client {
     /// The number [`Client::next_dispatch`] took off the queue, until it is sent.
     taken: Option<Queued>,
     sink: PayloadSink,
-    store: PeerStore,
+    scores: Arc<dyn ScoreBook>,
 }
 
 impl std::fmt::Debug for Client {
@@ -131,7 +128,7 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    pub(crate) fn new(config: &Config, store: PeerStore, sink: PayloadSink) -> Self {
+    pub(crate) fn new(config: &Config, scores: Arc<dyn ScoreBook>, sink: PayloadSink) -> Self {
         Self {
             global: TokenBucket::new(config.client_global),
             peer_quota: config.client_peer,
@@ -152,7 +149,7 @@ impl Client {
             refused: LruCache::new(REFUSED_SIZE),
             taken: None,
             sink,
-            store,
+            scores,
         }
     }
 
@@ -519,7 +516,14 @@ impl Client {
             let number = entry.number();
             let parent = entry.envelope.execution_payload.parent_hash;
             let peer = entry.peer;
-            if self.sink.start_send((peer, entry.envelope)).is_err() {
+            if self
+                .sink
+                .start_send(UnsafePayload {
+                    peer,
+                    envelope: entry.envelope,
+                })
+                .is_err()
+            {
                 warn!(target: TARGET, "payload sink closed; dropping promotions");
                 self.promotions.clear();
                 return;
@@ -577,17 +581,14 @@ impl Client {
     }
 
     fn score(&self, peer: PeerId, event: ReqRespEvent) {
-        if let Err(e) = self.store.record_req_resp(&peer, event) {
-            warn!(target: TARGET, %peer, ?event, error = %e, "failed to record sync score");
-        }
+        self.scores.record_req_resp(&peer, event);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
-    use op_p2p_peerstore::{Config as StoreConfig, ManualClock};
+    use op_p2p_api::MemoryScoreBook;
     use op_p2p_types::ExecutionPayload;
 
     use super::*;
@@ -595,12 +596,10 @@ mod tests {
 
     const NOW: u64 = 1_800_000_000;
 
-    fn client() -> (Client, PeerStore) {
-        let store =
-            PeerStore::open_in_memory(StoreConfig::default(), Arc::new(ManualClock::new(NOW)))
-                .unwrap();
+    fn client() -> (Client, Arc<MemoryScoreBook>) {
+        let book = Arc::new(MemoryScoreBook::new());
         let (sink, _) = mpsc::channel(1);
-        (Client::new(&Config::default(), store.clone(), sink), store)
+        (Client::new(&Config::default(), book.clone(), sink), book)
     }
 
     fn at(number: u64) -> BlockRef {
@@ -704,10 +703,7 @@ mod tests {
             events.pop_front(),
             Some(Event::Rejected { peer, number: 9, .. }) if peer == liar
         ));
-        assert_eq!(
-            store.peer_scores(&liar).unwrap().req_resp.rejected_payloads,
-            1.0
-        );
+        assert_eq!(store.peer_scores(&liar).req_resp.rejected_payloads, 1.0);
         assert_eq!(c.quarantined(), 1);
     }
 

@@ -9,6 +9,7 @@ use futures::{
     pin_mut,
 };
 use libp2p_swarm::StreamProtocol;
+use op_p2p_api::Clock;
 use op_p2p_types::{
     Bytes, ExecutionPayloadEnvelope, MAX_RESPONSE_DECODED_BYTES, MAX_RESPONSE_RAW_BYTES,
     REQUEST_LEN, ResponseError, ResponseVersion, ResultCode, RollupConfig, decode_request,
@@ -16,10 +17,9 @@ use op_p2p_types::{
 };
 
 use crate::{
-    clock::Clock,
     config::Config,
     error::{CodecError, Phase, RequestError},
-    read::{read_full, read_to_end_capped, unframe_capped},
+    read::{read_full, read_to_end_capped},
 };
 
 /// A request as the codec sees it.
@@ -174,7 +174,7 @@ pub async fn read_response<T: AsyncRead + Unpin>(
     let raw = read_to_end_capped(&mut body, MAX_RESPONSE_RAW_BYTES)
         .await?
         .ok_or_else(|| invalid(ResponseError::RawTooLarge(MAX_RESPONSE_RAW_BYTES)))?;
-    let ssz = unframe_capped(&raw, MAX_RESPONSE_DECODED_BYTES).map_err(invalid)?;
+    let ssz = op_p2p_types::decode_framed(&raw, MAX_RESPONSE_DECODED_BYTES).map_err(invalid)?;
     drop(raw);
     let envelope =
         decode_response_body(rollup, requested, version, &Bytes::from(ssz)).map_err(invalid)?;

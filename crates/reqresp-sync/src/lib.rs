@@ -30,7 +30,7 @@
 //! use std::sync::Arc;
 //!
 //! use futures::channel::mpsc;
-//! use op_p2p_peerstore::{Config as StoreConfig, PeerStore, SystemClock as StoreClock};
+//! use op_p2p_api::MemoryScoreBook;
 //! use op_p2p_reqresp_sync::{Behaviour, BlockRef, Config, MemorySource, SystemClock};
 //! use op_p2p_types::{B256, Genesis, GenesisBlock, RollupConfig};
 //!
@@ -40,7 +40,8 @@
 //!     l2_chain_id: 10,
 //!     ..Default::default()
 //! };
-//! let store = PeerStore::open_in_memory(StoreConfig::default(), Arc::new(StoreClock))?;
+//! // Scores in memory; a node that keeps them across restarts passes `op-p2p-peerstore`'s books.
+//! let store = Arc::new(MemoryScoreBook::new());
 //! // The node's unsafe-payload channel: gossip and sync both send into it.
 //! let (sink, _payloads) = mpsc::channel(64);
 //! let mut sync = Behaviour::new(
@@ -102,9 +103,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod behaviour;
-mod block_ref;
 mod client;
-mod clock;
 mod codec;
 mod config;
 mod error;
@@ -117,14 +116,17 @@ mod report;
 mod server;
 mod source;
 
+/// The clock, block reference and received-payload types this API is written in, defined once in
+/// `op-p2p-api` and `op-p2p-types` and re-exported so dependents need no version matching.
+pub use op_p2p_api::{Clock, ManualClock, ScoreBook, Sleep, SystemClock, UnsafePayload};
+pub use op_p2p_types::BlockRef;
+
 /// The tracing target of this crate.
 const TARGET: &str = "op_p2p::sync";
 
 pub use self::{
     behaviour::Behaviour,
-    block_ref::BlockRef,
-    client::{PayloadSink, UnsafePayload},
-    clock::{Clock, ManualClock, Sleep, SystemClock},
+    client::PayloadSink,
     codec::{Codec, Request, Response, read_request, read_response},
     config::{
         CLIENT_ERROR_RATE_COST, CLIENT_GLOBAL_BURST, CLIENT_GLOBAL_RATE,

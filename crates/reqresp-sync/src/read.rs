@@ -1,31 +1,10 @@
 //! Bounded reading: whole streams and snappy framed bodies read into buffers that never grow
 //! past their cap, whatever the peer sends or claims.
 
-use std::io::{self, Read};
+use std::io;
 
 use futures::{AsyncRead, AsyncReadExt};
-use op_p2p_types::ResponseError;
-
-/// The most a single read step asks for. Buffers grow by doubling, clamped to their cap, and
-/// only this much of the new space is zeroed per step.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// Grows `buf` for the next read of at most [`READ_CHUNK`] bytes without its capacity passing
-/// `limit`, and returns the zeroed window to read into. `None` when `buf` already holds `limit`
-/// bytes.
-fn next_window(buf: &mut Vec<u8>, limit: usize) -> Option<std::ops::Range<usize>> {
-    let len = buf.len();
-    if len >= limit {
-        return None;
-    }
-    if len == buf.capacity() {
-        let target = len.saturating_mul(2).clamp(READ_CHUNK.min(limit), limit);
-        buf.reserve_exact(target - len);
-    }
-    let end = buf.capacity().min(limit).min(len + READ_CHUNK);
-    buf.resize(end, 0);
-    Some(len..end)
-}
+use op_p2p_types::read_window as next_window;
 
 /// Reads `io` to EOF into a buffer of at most `max` bytes; `Ok(None)` if the stream has more
 /// (at most `max + 1` bytes are ever read or allocated).
@@ -69,33 +48,10 @@ pub(crate) async fn read_full<R: AsyncRead + Unpin>(
     Ok(filled)
 }
 
-/// Decodes a snappy framed body (golang/snappy's `NewBufferedWriter` output) into at most `max`
-/// bytes. Memory is the output, capped at `max + 1` bytes of capacity, plus the decoder's fixed
-/// 64 KiB buffers; a small body claiming a huge output (a snappy bomb) fails at the cap.
-pub(crate) fn unframe_capped(raw: &[u8], max: usize) -> Result<Vec<u8>, ResponseError> {
-    let limit = max.saturating_add(1);
-    let mut decoder = snap::read::FrameDecoder::new(raw);
-    let mut out = Vec::new();
-    loop {
-        let Some(window) = next_window(&mut out, limit) else {
-            return Err(ResponseError::DecodedTooLarge(max));
-        };
-        let start = window.start;
-        let n = match decoder.read(&mut out[window]) {
-            Ok(n) => n,
-            Err(e) => return Err(ResponseError::Framing(e.to_string())),
-        };
-        out.truncate(start + n);
-        if n == 0 {
-            return Ok(out);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use futures::{executor::block_on, io::Cursor};
-    use op_p2p_types::encode_framed;
+    use op_p2p_types::{ResponseError, encode_framed};
 
     use super::*;
 
@@ -131,13 +87,16 @@ mod tests {
     fn unframes_with_the_decoded_cap() {
         let body: Vec<u8> = (0..300_000u32).map(|i| (i % 7) as u8).collect();
         let framed = encode_framed(&body);
-        assert_eq!(unframe_capped(&framed, body.len()).unwrap(), body);
         assert_eq!(
-            unframe_capped(&framed, body.len() - 1),
+            op_p2p_types::decode_framed(&framed, body.len()).unwrap(),
+            body
+        );
+        assert_eq!(
+            op_p2p_types::decode_framed(&framed, body.len() - 1),
             Err(ResponseError::DecodedTooLarge(body.len() - 1))
         );
         assert!(matches!(
-            unframe_capped(&framed[..framed.len() - 1], body.len()),
+            op_p2p_types::decode_framed(&framed[..framed.len() - 1], body.len()),
             Err(ResponseError::Framing(_))
         ));
     }

@@ -13,10 +13,7 @@ use op_p2p_types::{
 };
 use serde::Serialize;
 
-use crate::{
-    error::Error,
-    read::{read_to_end_capped, unframe_capped},
-};
+use crate::{error::Error, read::read_to_end_capped};
 
 /// Accept or reject, as the client would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,7 +93,8 @@ impl ResponseReport {
         if raw.len() > MAX_RESPONSE_RAW_BYTES {
             return Err(ResponseError::RawTooLarge(MAX_RESPONSE_RAW_BYTES).to_string());
         }
-        let ssz = unframe_capped(raw, MAX_RESPONSE_DECODED_BYTES).map_err(|e| e.to_string())?;
+        let ssz = op_p2p_types::decode_framed(raw, MAX_RESPONSE_DECODED_BYTES)
+            .map_err(|e| e.to_string())?;
         let layout = version
             .payload_version(rollup, requested)
             .map_err(|e| e.to_string())?;

@@ -18,12 +18,12 @@ use futures::{
 use hashlink::LruCache;
 use libp2p_identity::PeerId;
 use libp2p_request_response::ResponseChannel;
+use op_p2p_api::Clock;
 use op_p2p_types::{ResultCode, RollupConfig};
 use tracing::debug;
 
 use crate::{
     TARGET,
-    clock::Clock,
     codec::{Request, Response},
     config::{Config, SERVER_PEER_LIMITERS},
     error::SourceError,

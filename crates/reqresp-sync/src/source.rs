@@ -16,6 +16,14 @@ use crate::error::SourceError;
 /// The server calls it only for numbers that passed the range checks (not before genesis, not
 /// beyond the wall-clock target block), at most once per admitted request, and abandons the
 /// call (drops the future) when the request's 20 s budget runs out.
+///
+/// # On the swarm task
+/// The behaviour polls the returned future from its `poll`, on the task that drives the swarm,
+/// so the future must never block: a read from disk or a database runs on a blocking thread
+/// (`tokio::task::spawn_blocking`, as the node's RocksDB payload store does) or is truly
+/// asynchronous (an RPC to an execution client). A slow source then delays only its own
+/// responses; a test runs a source taking 500 ms per read next to gossip and sees no effect on
+/// gossip latency.
 pub trait PayloadSource: Send + Sync + 'static {
     /// The payload of block `number`: `Ok(None)` if this node does not have it (answered with
     /// code 1, "not found"), `Err` for anything else (code 3).

@@ -55,6 +55,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod block_hash;
+mod block_ref;
 #[cfg(feature = "engine")]
 mod engine;
 mod error;
@@ -70,6 +71,7 @@ mod verify;
 
 pub use self::{
     block_hash::transactions_root,
+    block_ref::BlockRef,
     error::{
         BlockHashError, GossipDecodeError, InvalidSecretKey, ResponseError, RollupConfigError,
         SignatureError, SszError, TopicError,
@@ -85,10 +87,10 @@ pub use self::{
         WITHDRAWAL_SSZ_LEN,
     },
     payload_by_number::{
-        MAX_RESPONSE_DECODED_BYTES, MAX_RESPONSE_RAW_BYTES, REQUEST_LEN, ResponseVersion,
-        ResultCode, decode_framed, decode_request, decode_response, decode_response_body,
-        encode_error_response, encode_framed, encode_request, encode_response,
-        encode_success_response,
+        MAX_RESPONSE_DECODED_BYTES, MAX_RESPONSE_RAW_BYTES, READ_CHUNK, REQUEST_LEN,
+        ResponseVersion, ResultCode, decode_framed, decode_request, decode_response,
+        decode_response_body, encode_error_response, encode_framed, encode_request,
+        encode_response, encode_success_response, read_window,
     },
     rollup::{Genesis, GenesisBlock, Hardfork, RollupConfig},
     signing::{

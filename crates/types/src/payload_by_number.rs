@@ -2,7 +2,7 @@
 //! and the snappy *framed* body with its raw and decoded caps. Streams and deadlines belong to
 //! the sync crate; everything here works on bytes already read.
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use alloy_primitives::Bytes;
 
@@ -143,26 +143,50 @@ pub fn encode_framed(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decodes a snappy framed body, failing as soon as it would exceed `max_decoded` bytes. Memory
-/// use is bounded by `max_decoded` plus the decoder's fixed 64 KiB buffers, whatever the input
-/// claims.
-pub fn decode_framed(raw: &[u8], max_decoded: usize) -> Result<Vec<u8>, ResponseError> {
-    let mut out = Vec::new();
-    let limit = u64::try_from(max_decoded)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    snap::read::FrameDecoder::new(raw)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(framing_error)?;
-    if out.len() > max_decoded {
-        return Err(ResponseError::DecodedTooLarge(max_decoded));
+/// The most a single bounded read step asks for ([`read_window`]).
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// Grows `buf` for the next read of at most [`READ_CHUNK`] bytes without its capacity passing
+/// `limit`, and returns the zeroed window to read into; `None` when `buf` already holds `limit`
+/// bytes. Buffers grow by doubling, clamped to the limit, and only the next window is zeroed:
+/// the one growth rule of every bounded reader here (a response stream, a framed body), so a
+/// peer's claims never size an allocation.
+pub fn read_window(buf: &mut Vec<u8>, limit: usize) -> Option<std::ops::Range<usize>> {
+    let len = buf.len();
+    if len >= limit {
+        return None;
     }
-    Ok(out)
+    if len == buf.capacity() {
+        let target = len.saturating_mul(2).clamp(READ_CHUNK.min(limit), limit);
+        buf.reserve_exact(target - len);
+    }
+    let end = buf.capacity().min(limit).min(len + READ_CHUNK);
+    buf.resize(end, 0);
+    Some(len..end)
 }
 
-fn framing_error(e: io::Error) -> ResponseError {
-    ResponseError::Framing(e.to_string())
+/// Decodes a snappy framed body (golang/snappy's `NewBufferedWriter` output) into at most
+/// `max_decoded` bytes. Memory is the output, its capacity capped at `max_decoded + 1`, plus the
+/// decoder's fixed 64 KiB buffers; a small body claiming a huge output (a snappy bomb) fails at
+/// the cap. The one decoder of response bodies: the sync codec, the operator report and
+/// [`decode_response`] all use it.
+pub fn decode_framed(raw: &[u8], max_decoded: usize) -> Result<Vec<u8>, ResponseError> {
+    let limit = max_decoded.saturating_add(1);
+    let mut decoder = snap::read::FrameDecoder::new(raw);
+    let mut out = Vec::new();
+    loop {
+        let Some(window) = read_window(&mut out, limit) else {
+            return Err(ResponseError::DecodedTooLarge(max_decoded));
+        };
+        let start = window.start;
+        let n = decoder
+            .read(&mut out[window])
+            .map_err(|e| ResponseError::Framing(e.to_string()))?;
+        out.truncate(start + n);
+        if n == 0 {
+            return Ok(out);
+        }
+    }
 }
 
 /// A complete success response for `envelope`: result byte 0, the version for its timestamp,

@@ -2,23 +2,49 @@
 
 use std::{
     net::IpAddr,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
 };
 
 use libp2p_core::ConnectedPoint;
 use libp2p_swarm::behaviour::ConnectionEstablished;
-use op_p2p_peerstore::{Config as StoreConfig, ManualClock};
+use op_p2p_api::{
+    GateRules, GossipScores, ManualClock, MemoryGateStore, MemoryScoreBook, ReqRespEvent,
+};
 
 use super::*;
 use crate::DEFAULT_BAN_DURATION;
 
 const START: u64 = 1_700_000_000;
 
-fn gate(config: Config) -> (Behaviour, PeerStore, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(START));
-    let store = PeerStore::open_in_memory(StoreConfig::default(), clock.clone()).unwrap();
-    (Behaviour::new(store.clone(), config).unwrap(), store, clock)
+fn gate(config: Config) -> (Behaviour, Arc<MemoryGateStore>, ManualClock) {
+    let clock = ManualClock::new(START);
+    let store = Arc::new(MemoryGateStore::new());
+    let b = Behaviour::new(store.clone(), Arc::new(clock.clone()), config).unwrap();
+    (b, store, clock)
+}
+
+/// What the store holds.
+fn stored(store: &MemoryGateStore) -> GateRules {
+    store.load().unwrap()
+}
+
+/// The stored ban of `peer`.
+fn stored_peer_ban(store: &MemoryGateStore, peer: &PeerId) -> Option<u64> {
+    let bans = stored(store).peer_bans;
+    assert!(bans.iter().filter(|(p, _)| p == peer).count() <= 1);
+    bans.into_iter()
+        .find(|(p, _)| p == peer)
+        .map(|(_, until)| until)
+}
+
+/// The stored ban of `ip`.
+fn stored_ip_ban(store: &MemoryGateStore, ip: IpAddr) -> Option<u64> {
+    let bans = stored(store).ip_bans;
+    assert!(bans.iter().filter(|(i, _)| *i == ip).count() <= 1);
+    bans.into_iter()
+        .find(|(i, _)| *i == ip)
+        .map(|(_, until)| until)
 }
 
 fn addr(s: &str) -> Multiaddr {
@@ -91,6 +117,20 @@ fn connect(b: &mut Behaviour, peer: PeerId, id: usize, remote: &str) {
     }));
 }
 
+fn disconnect(b: &mut Behaviour, peer: PeerId, id: usize) {
+    let endpoint = ConnectedPoint::Listener {
+        local_addr: local(),
+        send_back_addr: addr("/ip4/192.0.2.1/tcp/1"),
+    };
+    b.on_swarm_event(FromSwarm::ConnectionClosed(ConnectionClosed {
+        peer_id: peer,
+        connection_id: ConnectionId::new_unchecked(id),
+        endpoint: &endpoint,
+        cause: None,
+        remaining_established: 0,
+    }));
+}
+
 fn closes(b: &mut Behaviour) -> Vec<(PeerId, Option<ConnectionId>)> {
     let mut cx = Context::from_waker(futures::task::noop_waker_ref());
     let mut out = Vec::new();
@@ -145,7 +185,7 @@ fn ipv4_mapped_ipv6_is_the_same_address() {
     assert_eq!(inbound(&mut b, "/ip4/192.0.2.7/tcp/1"), blocked);
     assert_eq!(inbound(&mut b, "/ip6/::ffff:192.0.2.7/tcp/1"), blocked);
     assert_eq!(b.list_blocked_ips(), vec![ip("192.0.2.7")]);
-    assert_eq!(store.blocked_ips().unwrap(), vec![ip("192.0.2.7")]);
+    assert_eq!(stored(&store).blocked_ips, vec![ip("192.0.2.7")]);
 
     // A mapped subnet is the IPv4 subnet it denotes.
     b.block_subnet("::ffff:10.0.0.0/104".parse().unwrap())
@@ -305,11 +345,11 @@ fn score_below_threshold_bans_and_disconnects() {
 
     let until = START + DEFAULT_BAN_DURATION.as_secs();
     assert!(b.is_peer_banned(&low));
-    assert_eq!(store.peer_ban(&low).unwrap(), Some(until));
+    assert_eq!(stored_peer_ban(&store, &low), Some(until));
     assert_eq!(b.list_peer_bans(), vec![(low, until)]);
     assert!(!b.is_peer_banned(&protected));
     assert!(!b.is_peer_banned(&borderline));
-    assert_eq!(store.peer_ban(&protected).unwrap(), None);
+    assert_eq!(stored_peer_ban(&store, &protected), None);
     assert_eq!(closes(&mut b), vec![(low, None)]);
 
     // With banning off, nothing is banned.
@@ -352,18 +392,18 @@ fn expired_bans_lift_when_checked() {
     let remote = "/ip4/192.0.2.1/tcp/1";
     b.ban_peer(peer, START + 10).unwrap();
     b.ban_ip(ip("192.0.2.9"), START + 20).unwrap();
-    clock.advance(9);
+    clock.advance_secs(9);
     assert!(established_in(&mut b, peer, remote).is_err());
-    clock.advance(1);
+    clock.advance_secs(1);
     assert!(!b.is_peer_banned(&peer));
     assert_eq!(established_in(&mut b, peer, remote), Ok(()));
-    assert_eq!(store.peer_ban(&peer).unwrap(), None);
+    assert_eq!(stored_peer_ban(&store, &peer), None);
     assert_eq!(b.metrics().peer_unbans, 1);
     assert_eq!(b.metrics().ip_unbans, 0);
 
-    clock.advance(10);
+    clock.advance_secs(10);
     assert_eq!(inbound(&mut b, "/ip4/192.0.2.9/tcp/1"), Ok(()));
-    assert_eq!(store.ip_ban(ip("192.0.2.9")).unwrap(), None);
+    assert_eq!(stored_ip_ban(&store, ip("192.0.2.9")), None);
     assert_eq!(b.metrics().ip_unbans, 1);
     // Lifting happens once.
     assert_eq!(inbound(&mut b, "/ip4/192.0.2.9/tcp/1"), Ok(()));
@@ -380,34 +420,34 @@ fn sweep_lifts_unchecked_bans() {
     b.sweep_expired();
     assert_eq!(b.metrics(), Metrics::default());
 
-    clock.advance(5);
+    clock.advance_secs(5);
     b.sweep_expired();
     assert_eq!(b.metrics().peer_unbans, 1);
     assert_eq!(b.metrics().ip_unbans, 1);
-    assert_eq!(store.peer_ban(&p1).unwrap(), None);
-    assert_eq!(store.peer_ban(&p2).unwrap(), Some(START + 50));
-    assert_eq!(store.ip_ban(ip("192.0.2.1")).unwrap(), None);
+    assert_eq!(stored_peer_ban(&store, &p1), None);
+    assert_eq!(stored_peer_ban(&store, &p2), Some(START + 50));
+    assert_eq!(stored_ip_ban(&store, ip("192.0.2.1")), None);
     assert_eq!(b.list_peer_bans(), vec![(p2, START + 50)]);
     assert!(b.list_ip_bans().is_empty());
 }
 
 #[test]
 fn bans_loaded_from_the_store_expire_too() {
-    let clock = Arc::new(ManualClock::new(START));
-    let store = PeerStore::open_in_memory(StoreConfig::default(), clock.clone()).unwrap();
+    let clock = ManualClock::new(START);
+    let store = Arc::new(MemoryGateStore::new());
     let peer = PeerId::random();
     store.set_peer_ban(&peer, Some(START + 5)).unwrap();
     store.set_ip_ban(ip("192.0.2.1"), Some(START - 1)).unwrap();
-    let mut b = Behaviour::new(store.clone(), Config::default()).unwrap();
+    let mut b = Behaviour::new(store.clone(), Arc::new(clock.clone()), Config::default()).unwrap();
     assert!(b.is_peer_banned(&peer));
     assert!(!b.is_ip_banned(ip("192.0.2.1")));
     b.sweep_expired();
     assert_eq!(b.metrics().ip_unbans, 1);
-    assert_eq!(store.ip_ban(ip("192.0.2.1")).unwrap(), None);
-    clock.advance(5);
+    assert_eq!(stored_ip_ban(&store, ip("192.0.2.1")), None);
+    clock.advance_secs(5);
     b.sweep_expired();
     assert_eq!(b.metrics().peer_unbans, 1);
-    assert!(store.peer_bans().unwrap().is_empty());
+    assert!(stored(&store).peer_bans.is_empty());
 }
 
 #[test]
@@ -419,8 +459,8 @@ fn unblock_peer_clears_its_ban() {
     b.unblock_peer(&peer).unwrap();
     assert!(!b.is_peer_blocked(&peer));
     assert!(!b.is_peer_banned(&peer));
-    assert!(store.blocked_peers().unwrap().is_empty());
-    assert_eq!(store.peer_ban(&peer).unwrap(), None);
+    assert!(stored(&store).blocked_peers.is_empty());
+    assert_eq!(stored_peer_ban(&store, &peer), None);
     assert_eq!(established_in(&mut b, peer, "/ip4/192.0.2.1/tcp/1"), Ok(()));
 }
 
@@ -461,17 +501,17 @@ fn metrics_count_every_decision() {
 
 #[test]
 fn rules_are_loaded_at_construction() {
-    let clock = Arc::new(ManualClock::new(START));
-    let store = PeerStore::open_in_memory(StoreConfig::default(), clock).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(START));
+    let store: Arc<dyn GateStore> = Arc::new(MemoryGateStore::new());
     let peer = PeerId::random();
     {
-        let mut b = Behaviour::new(store.clone(), Config::default()).unwrap();
+        let mut b = Behaviour::new(store.clone(), clock.clone(), Config::default()).unwrap();
         b.block_peer(peer).unwrap();
         b.block_ip(ip("192.0.2.1")).unwrap();
         b.block_subnet("2001:db8::/32".parse().unwrap()).unwrap();
         b.ban_ip(ip("192.0.2.2"), START + 60).unwrap();
     }
-    let mut b = Behaviour::new(store, Config::default()).unwrap();
+    let mut b = Behaviour::new(store, clock, Config::default()).unwrap();
     assert_eq!(b.list_blocked_peers(), vec![peer]);
     assert_eq!(b.list_blocked_ips(), vec![ip("192.0.2.1")]);
     assert_eq!(
@@ -481,4 +521,283 @@ fn rules_are_loaded_at_construction() {
     assert_eq!(b.list_ip_bans(), vec![(ip("192.0.2.2"), START + 60)]);
     assert!(inbound(&mut b, "/ip6/2001:db8::5/tcp/1").is_err());
     assert!(inbound(&mut b, "/ip4/192.0.2.2/tcp/1").is_err());
+}
+
+/// A gate store whose writes fail while `failing` is set.
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryGateStore,
+    failing: Mutex<bool>,
+}
+
+impl FlakyStore {
+    fn fail(&self, failing: bool) {
+        *self.failing.lock().unwrap() = failing;
+    }
+
+    fn check(&self) -> Result<(), op_p2p_api::Error> {
+        if *self.failing.lock().unwrap() {
+            return Err(op_p2p_api::Error::storage(std::io::Error::other(
+                "disk full",
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl GateStore for FlakyStore {
+    fn load(&self) -> Result<GateRules, op_p2p_api::Error> {
+        self.inner.load()
+    }
+
+    fn set_peer_ban(&self, peer: &PeerId, expiry: Option<u64>) -> Result<(), op_p2p_api::Error> {
+        self.check()?;
+        self.inner.set_peer_ban(peer, expiry)
+    }
+
+    fn set_ip_ban(&self, ip: IpAddr, expiry: Option<u64>) -> Result<(), op_p2p_api::Error> {
+        self.check()?;
+        self.inner.set_ip_ban(ip, expiry)
+    }
+
+    fn set_peer_blocked(&self, peer: &PeerId, blocked: bool) -> Result<(), op_p2p_api::Error> {
+        self.check()?;
+        self.inner.set_peer_blocked(peer, blocked)
+    }
+
+    fn set_ip_blocked(&self, ip: IpAddr, blocked: bool) -> Result<(), op_p2p_api::Error> {
+        self.check()?;
+        self.inner.set_ip_blocked(ip, blocked)
+    }
+
+    fn set_subnet_blocked(&self, subnet: IpNet, blocked: bool) -> Result<(), op_p2p_api::Error> {
+        self.check()?;
+        self.inner.set_subnet_blocked(subnet, blocked)
+    }
+}
+
+#[test]
+fn store_failures_fail_closed() {
+    let clock = ManualClock::new(START);
+    let store = Arc::new(FlakyStore::default());
+    let mut b = Behaviour::new(store.clone(), Arc::new(clock.clone()), Config::default()).unwrap();
+    let peer = PeerId::random();
+    let remote = "/ip4/192.0.2.1/tcp/1";
+    store.fail(true);
+    // Not persisted, but in force.
+    assert!(matches!(b.ban_peer(peer, START + 10), Err(Error::Store(_))));
+    assert!(b.is_peer_banned(&peer));
+    assert!(matches!(b.block_ip(ip("192.0.2.9")), Err(Error::Store(_))));
+    assert!(inbound(&mut b, "/ip4/192.0.2.9/tcp/1").is_err());
+    // An unban that cannot be persisted changes nothing.
+    assert!(matches!(b.unban_peer(&peer), Err(Error::Store(_))));
+    assert!(b.is_peer_banned(&peer));
+    // An expired ban whose deletion fails keeps denying, without counting an unban.
+    clock.advance_secs(10);
+    assert_eq!(
+        established_in(&mut b, peer, remote),
+        Err(DenyReason::BanStore)
+    );
+    b.sweep_expired();
+    assert_eq!(b.metrics().peer_unbans, 0);
+    store.fail(false);
+    b.sweep_expired();
+    assert_eq!(b.metrics().peer_unbans, 1);
+    assert_eq!(established_in(&mut b, peer, remote), Ok(()));
+}
+
+/// A score book that records which peers the monitor read, over a [`MemoryScoreBook`].
+#[derive(Default)]
+struct RecordingBook {
+    inner: MemoryScoreBook,
+    reads: Mutex<Vec<PeerId>>,
+    decays: Mutex<Vec<Vec<PeerId>>>,
+}
+
+impl RecordingBook {
+    fn reads(&self) -> Vec<PeerId> {
+        std::mem::take(&mut *self.reads.lock().unwrap())
+    }
+}
+
+impl ScoreBook for RecordingBook {
+    fn app_score(&self, peer: &PeerId) -> f64 {
+        self.inner.app_score(peer)
+    }
+
+    fn peer_score(&self, peer: &PeerId) -> f64 {
+        self.reads.lock().unwrap().push(*peer);
+        self.inner.peer_score(peer)
+    }
+
+    fn record_gossip_scores(&self, peer: &PeerId, scores: GossipScores) {
+        self.inner.record_gossip_scores(peer, scores);
+    }
+
+    fn record_req_resp(&self, peer: &PeerId, event: ReqRespEvent) {
+        self.inner.record_req_resp(peer, event);
+    }
+
+    fn decay_app_scores(&self, connected: &[PeerId]) {
+        let mut sorted = connected.to_vec();
+        sorted.sort();
+        self.decays.lock().unwrap().push(sorted);
+        self.inner.decay_app_scores(connected);
+    }
+}
+
+fn gossip_total(total: f64) -> GossipScores {
+    GossipScores {
+        total,
+        ..GossipScores::default()
+    }
+}
+
+#[test]
+fn monitor_checks_one_connected_peer_per_second_round_robin() {
+    let (b, store, clock) = gate(Config::default());
+    let book = Arc::new(RecordingBook::default());
+    let mut b = b.with_score_book(book.clone(), Duration::from_secs(60));
+    let peers: Vec<PeerId> = (0..3).map(|_| PeerId::random()).collect();
+    for (i, peer) in peers.iter().enumerate() {
+        connect(&mut b, *peer, i, &format!("/ip4/192.0.2.{}/tcp/1", i + 1));
+    }
+    book.record_gossip_scores(&peers[2], gossip_total(-150.0));
+    assert!(closes(&mut b).is_empty());
+    assert!(book.reads().is_empty(), "nothing before the first second");
+
+    // One peer a second; each once per round.
+    let mut round = Vec::new();
+    for _ in 0..3 {
+        clock.advance_secs(1);
+        let _ = closes(&mut b);
+        round.extend(book.reads());
+    }
+    round.sort();
+    let mut expected = peers.clone();
+    expected.sort();
+    assert_eq!(round, expected);
+    // The low one was banned when its turn came, at that second's time.
+    let (banned, until) = b.list_peer_bans()[0];
+    assert_eq!(banned, peers[2]);
+    assert!((START + 1..=START + 3).contains(&(until - DEFAULT_BAN_DURATION.as_secs())));
+    assert_eq!(stored_peer_ban(&store, &peers[2]), Some(until));
+
+    // The banned peer's connection closes: the next round is the two others.
+    disconnect(&mut b, peers[2], 2);
+    clock.advance_secs(1);
+    let _ = closes(&mut b);
+    let first = book.reads();
+    assert_eq!(first.len(), 1);
+    let other = match peers.iter().position(|p| *p == first[0]) {
+        Some(0) => 1,
+        Some(1) => 0,
+        _ => panic!("read a peer that is not connected"),
+    };
+    // A peer that disconnects mid-round is skipped when its turn comes (op-node's
+    // `IsConnected` check): that second reads nothing.
+    disconnect(&mut b, peers[other], other);
+    clock.advance_secs(1);
+    let _ = closes(&mut b);
+    assert!(book.reads().is_empty(), "the disconnected peer is skipped");
+    clock.advance_secs(1);
+    let _ = closes(&mut b);
+    assert_eq!(book.reads(), first, "a new round of the one peer left");
+}
+
+#[test]
+fn monitor_spares_protected_peers_and_feeds_the_min_score_gate() {
+    let (b, _, clock) = gate(Config::default().with_min_score(Some(-10.0)));
+    let book = Arc::new(MemoryScoreBook::new());
+    let mut b = b.with_score_book(book.clone(), Duration::ZERO);
+    let protected = PeerId::random();
+    b.protect(protected);
+    connect(&mut b, protected, 1, "/ip4/192.0.2.1/tcp/1");
+    book.record_gossip_scores(&protected, gossip_total(-500.0));
+    clock.advance_secs(1);
+    assert!(closes(&mut b).is_empty());
+    assert!(!b.is_peer_banned(&protected));
+
+    // Not protected, between the ban threshold and the minimum: gated, not banned.
+    b.unprotect(&protected);
+    book.record_gossip_scores(&protected, gossip_total(-50.0));
+    clock.advance_secs(1);
+    assert!(closes(&mut b).is_empty());
+    assert!(!b.is_peer_banned(&protected));
+    assert_eq!(
+        established_in(&mut b, protected, "/ip4/192.0.2.1/tcp/1"),
+        Err(DenyReason::ScoreTooLow {
+            peer: protected,
+            score: -50.0,
+            min: -10.0
+        })
+    );
+}
+
+#[test]
+fn decay_runs_once_a_slot_over_connected_peers() {
+    let (b, _, clock) = gate(Config::default());
+    let book = Arc::new(RecordingBook::default());
+    let mut b = b.with_score_book(book.clone(), Duration::from_secs(2));
+    let (p1, p2, gone) = (PeerId::random(), PeerId::random(), PeerId::random());
+    connect(&mut b, p1, 1, "/ip4/192.0.2.1/tcp/1");
+    connect(&mut b, p2, 2, "/ip4/192.0.2.2/tcp/1");
+    for peer in [p1, p2, gone] {
+        book.record_req_resp(&peer, ReqRespEvent::RejectedPayload);
+        assert_eq!(book.app_score(&peer), -20.0);
+    }
+    let mut connected = vec![p1, p2];
+    connected.sort();
+    // One rejected payload decayed `slots` times by the book's factor, computed apart.
+    let decayed = |slots: usize| {
+        let reference = MemoryScoreBook::new();
+        let probe = PeerId::random();
+        reference.record_req_resp(&probe, ReqRespEvent::RejectedPayload);
+        for _ in 0..slots {
+            reference.decay_app_scores(&[probe]);
+        }
+        reference.app_score(&probe)
+    };
+
+    let _ = closes(&mut b);
+    clock.advance_secs(1);
+    let _ = closes(&mut b);
+    assert!(book.decays.lock().unwrap().is_empty(), "not a slot yet");
+    clock.advance_secs(1);
+    let _ = closes(&mut b);
+    assert_eq!(*book.decays.lock().unwrap(), vec![connected.clone()]);
+    assert_eq!(book.app_score(&p1), decayed(1));
+    assert!(book.app_score(&p1) > -20.0);
+    assert_eq!(book.app_score(&p2), decayed(1));
+    assert_eq!(
+        book.app_score(&gone),
+        -20.0,
+        "disconnected peers do not decay"
+    );
+
+    clock.advance_secs(2);
+    let _ = closes(&mut b);
+    assert_eq!(book.app_score(&p1), decayed(2));
+    assert_eq!(book.decays.lock().unwrap().len(), 2);
+
+    // Missed slots are not caught up: a long pause is one decay, as the node's timers did.
+    clock.advance_secs(10);
+    let _ = closes(&mut b);
+    assert_eq!(book.decays.lock().unwrap().len(), 3);
+    assert_eq!(book.app_score(&p1), decayed(3));
+}
+
+#[test]
+fn now_is_the_clocks_unix_time() {
+    let (b, _, clock) = gate(Config::default());
+    assert_eq!(b.now(), START);
+    clock.advance_secs(7);
+    assert_eq!(b.now(), START + 7);
+}
+
+#[test]
+fn behaviours_can_move_to_the_swarm_task() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Behaviour>();
+    assert_send::<crate::conn_manager::Behaviour>();
 }

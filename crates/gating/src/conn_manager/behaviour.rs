@@ -1,9 +1,12 @@
-//! The trimming behaviour: tracks established peers, their scores and protections, and closes
-//! the least valuable ones when the node has too many.
+//! The connection-manager behaviour: tracks established peers, their scores and protections,
+//! closes the least valuable ones when the node has too many, and keeps the static peers
+//! connected.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     convert::Infallible,
+    fmt,
+    sync::Arc,
     task::{Context, Poll, Waker},
     time::{Duration, Instant},
 };
@@ -13,12 +16,16 @@ use futures_timer::Delay;
 use libp2p_core::{Endpoint, Multiaddr, transport::PortUse};
 use libp2p_identity::PeerId;
 use libp2p_swarm::{
-    CloseConnection, ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour,
-    THandler, THandlerInEvent, THandlerOutEvent, ToSwarm, behaviour::ConnectionEstablished, dummy,
+    CloseConnection, ConnectionClosed, ConnectionDenied, ConnectionId, DialFailure, FromSwarm,
+    NetworkBehaviour, THandler, THandlerInEvent, THandlerOutEvent, ToSwarm,
+    behaviour::ConnectionEstablished,
+    dial_opts::{DialOpts, PeerCondition},
+    dummy,
 };
+use op_p2p_api::ScoreBook;
 use tracing::{debug, info};
 
-use super::Config;
+use super::{Config, static_peers::StaticPeers};
 use crate::Error;
 
 /// The protection tag op-node gives its static peers (`p2p.static`).
@@ -40,9 +47,13 @@ const TARGET: &str = "op_p2p::gating::conn_manager";
 /// one can still deny the connection before that) until its last connection closes. Trimming is
 /// checked when a peer connects and every [`TRIM_INTERVAL`]; [`trim_at`](Self::trim_at) runs it
 /// with an explicit time (grace periods are measured on [`Instant`]).
-#[derive(Debug)]
+///
+/// Static peers ([`add_static_peer`](Self::add_static_peer)) are dialled through
+/// [`ToSwarm::Dial`] from [`poll`](NetworkBehaviour::poll), on `futures-timer` timers.
 pub struct Behaviour {
     config: Config,
+    /// Where trimming reads scores, if attached.
+    book: Option<Arc<dyn ScoreBook>>,
     peers: HashMap<PeerId, Peer>,
     /// Protection tags per peer; a peer with any tag is never trimmed. Kept for peers that are
     /// not connected (static peers are protected before they are dialled).
@@ -54,7 +65,24 @@ pub struct Behaviour {
     /// Counts connections that made a peer connected, to order peers by age without ties.
     next_seq: u64,
     tick: Delay,
+    statics: StaticPeers,
+    to_dial: VecDeque<DialOpts>,
+    /// The static-peer redial timer and the instant it is set for.
+    redial: Option<(Instant, Delay)>,
     waker: Option<Waker>,
+}
+
+impl fmt::Debug for Behaviour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Behaviour")
+            .field("config", &self.config)
+            .field("score_book", &self.book.is_some())
+            .field("peers", &self.peers)
+            .field("protected", &self.protected)
+            .field("closing", &self.closing)
+            .field("statics", &self.statics)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A connected peer.
@@ -65,7 +93,8 @@ struct Peer {
     since: Instant,
     /// Its place in the order peers connected in: lower is older.
     seq: u64,
-    score: f64,
+    /// The score given with [`Behaviour::set_score`], which wins over the score book's.
+    score: Option<f64>,
 }
 
 impl Behaviour {
@@ -80,14 +109,26 @@ impl Behaviour {
         }
         Ok(Self {
             config,
+            book: None,
             peers: HashMap::new(),
             protected: HashMap::new(),
             closing: HashSet::new(),
             to_close: VecDeque::new(),
             next_seq: 0,
             tick: Delay::new(TRIM_INTERVAL),
+            statics: StaticPeers::default(),
+            to_dial: VecDeque::new(),
+            redial: None,
             waker: None,
         })
+    }
+
+    /// Trims by the scores in `book`: each candidate's [`ScoreBook::peer_score`] (the last
+    /// gossip score snapshot, what op-node's connection manager is tagged with) is read at trim
+    /// time. A score given with [`set_score`](Self::set_score) still wins for its peer.
+    pub fn with_score_book(mut self, book: Arc<dyn ScoreBook>) -> Self {
+        self.book = Some(book);
+        self
     }
 
     /// The configuration.
@@ -121,11 +162,37 @@ impl Behaviour {
     }
 
     /// Sets a connected peer's score (the gossipsub total); lower scores are trimmed first.
-    /// Scores of peers that are not connected are ignored: a peer starts at 0 on connecting.
+    /// Scores of peers that are not connected are ignored: a peer starts without one on
+    /// connecting, and then counts with its score in the [score book](Self::with_score_book), or
+    /// 0 without a book. A score set here wins over the book's until the peer disconnects.
     pub fn set_score(&mut self, peer: &PeerId, score: f64) {
         if let Some(info) = self.peers.get_mut(peer) {
-            info.score = score;
+            info.score = Some(score);
         }
+    }
+
+    /// Adds a static peer (op-node's `p2p.static`): protects it under [`STATIC_TAG`], dials it
+    /// at `addr` at once, and redials it whenever it is disconnected or a dial of it fails,
+    /// after a backoff of [`STATIC_INITIAL_BACKOFF`](super::STATIC_INITIAL_BACKOFF) doubling up
+    /// to [`STATIC_MAX_BACKOFF`](super::STATIC_MAX_BACKOFF), reset once it connects. Adding a
+    /// peer again replaces its address.
+    ///
+    /// Dials use [`PeerCondition::DisconnectedAndNotDialing`], so a peer already connected or
+    /// being dialled by someone else is not dialled twice (the refused dial backs off like a
+    /// failed one). Gating's protection from score bans is separate
+    /// ([`crate::Behaviour::protect`]).
+    pub fn add_static_peer(&mut self, peer: PeerId, addr: Multiaddr) {
+        self.protect(peer, STATIC_TAG);
+        let connected = self.peers.contains_key(&peer);
+        self.statics.add(peer, addr, connected, Instant::now());
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Whether `peer` was added with [`add_static_peer`](Self::add_static_peer).
+    pub fn is_static(&self, peer: &PeerId) -> bool {
+        self.statics.contains(peer)
     }
 
     /// The number of connected peers, not counting those being trimmed.
@@ -155,7 +222,8 @@ impl Behaviour {
         }
         let excess = connected - self.config.low_water();
         let grace = self.config.grace_period();
-        let mut candidates: Vec<(&PeerId, &Peer)> = self
+        let book = self.book.as_deref();
+        let mut candidates: Vec<(PeerId, f64, u64)> = self
             .peers
             .iter()
             .filter(|(peer, info)| {
@@ -163,13 +231,19 @@ impl Behaviour {
                     && !self.protected.contains_key(peer)
                     && now.saturating_duration_since(info.since) >= grace
             })
+            .map(|(peer, info)| {
+                let score = info
+                    .score
+                    .unwrap_or_else(|| book.map_or(0.0, |book| book.peer_score(peer)));
+                (*peer, score, info.seq)
+            })
             .collect();
         candidates
-            .sort_by(|(_, a), (_, b)| a.score.total_cmp(&b.score).then_with(|| a.seq.cmp(&b.seq)));
+            .sort_by(|(_, a, a_seq), (_, b, b_seq)| a.total_cmp(b).then_with(|| a_seq.cmp(b_seq)));
         let victims: Vec<PeerId> = candidates
             .into_iter()
             .take(excess)
-            .map(|(peer, _)| *peer)
+            .map(|(peer, _, _)| peer)
             .collect();
         if victims.is_empty() {
             debug!(target: TARGET, connected, "too many peers, but none can be trimmed yet");
@@ -195,12 +269,13 @@ impl Behaviour {
     }
 
     fn on_connection_established(&mut self, peer: PeerId) {
+        self.statics.on_connected(&peer);
         let seq = self.next_seq;
         let info = self.peers.entry(peer).or_insert_with(|| Peer {
             connections: 0,
             since: Instant::now(),
             seq,
-            score: 0.0,
+            score: None,
         });
         if info.connections == 0 {
             self.next_seq += 1;
@@ -217,6 +292,43 @@ impl Behaviour {
         if info.connections == 0 {
             self.peers.remove(&peer);
             self.closing.remove(&peer);
+            if self.statics.contains(&peer) {
+                debug!(target: TARGET, %peer, "static peer disconnected, redialling after backoff");
+                self.statics.on_disconnected(&peer, Instant::now());
+            }
+        }
+    }
+
+    /// Queues dials of the static peers that are due and arms the redial timer for the next one.
+    fn poll_statics(&mut self, cx: &mut Context<'_>) {
+        loop {
+            let now = Instant::now();
+            for (peer, addr) in self.statics.due(now) {
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(vec![addr])
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                self.statics.dialing(&peer, opts.connection_id());
+                debug!(target: TARGET, %peer, "dialling static peer");
+                self.to_dial.push_back(opts);
+            }
+            let Some(at) = self.statics.next_dial() else {
+                self.redial = None;
+                return;
+            };
+            let timer = match &mut self.redial {
+                Some((armed_at, timer)) if *armed_at == at => timer,
+                redial => {
+                    &mut redial
+                        .insert((at, Delay::new(at.saturating_duration_since(now))))
+                        .1
+                }
+            };
+            if timer.poll_unpin(cx).is_pending() {
+                return;
+            }
+            // Fired: the peer is due now (or within the timer's granularity); look again.
+            self.redial = None;
         }
     }
 }
@@ -254,6 +366,15 @@ impl NetworkBehaviour for Behaviour {
             FromSwarm::ConnectionClosed(ConnectionClosed { peer_id, .. }) => {
                 self.on_connection_closed(peer_id);
             }
+            FromSwarm::DialFailure(DialFailure {
+                peer_id: Some(peer),
+                connection_id,
+                error,
+            }) if self.statics.contains(&peer) => {
+                debug!(target: TARGET, %peer, %error, "static peer dial failed");
+                self.statics
+                    .on_dial_failed(&peer, connection_id, Instant::now());
+            }
             _ => {}
         }
     }
@@ -282,6 +403,10 @@ impl NetworkBehaviour for Behaviour {
                 peer_id,
                 connection: CloseConnection::All,
             });
+        }
+        self.poll_statics(cx);
+        if let Some(opts) = self.to_dial.pop_front() {
+            return Poll::Ready(ToSwarm::Dial { opts });
         }
         self.waker = Some(cx.waker().clone());
         Poll::Pending
@@ -434,6 +559,60 @@ mod tests {
         // peer 1 (-5.0), then peer 2 (0.0) go; peer 0 (5.0), the oldest, stays.
         assert_eq!(closes(&mut m), vec![peers[1], peers[2]]);
         assert!(m.is_connected(&peers[0]));
+    }
+
+    #[test]
+    fn scores_come_from_the_book_unless_set() {
+        let book = Arc::new(op_p2p_api::MemoryScoreBook::new());
+        let mut m = manager(1, 2, Duration::ZERO).with_score_book(book.clone());
+        let peers: Vec<PeerId> = (0..3).map(|_| PeerId::random()).collect();
+        let total = |total| op_p2p_api::GossipScores {
+            total,
+            ..Default::default()
+        };
+        connect(&mut m, peers[0], 0);
+        connect(&mut m, peers[1], 1);
+        // Read at trim time: these land after the peers connected.
+        book.record_gossip_scores(&peers[0], total(-5.0));
+        book.record_gossip_scores(&peers[1], total(5.0));
+        book.record_gossip_scores(&peers[2], total(-1.0));
+        // A score set by hand wins over the book's.
+        m.set_score(&peers[1], -10.0);
+        connect(&mut m, peers[2], 2);
+        // peer 1 (-10, set), then peer 0 (-5, book) go; peer 2 (-1, book) stays.
+        assert_eq!(closes(&mut m), vec![peers[1], peers[0]]);
+        assert!(m.is_connected(&peers[2]));
+    }
+
+    #[test]
+    fn static_peers_are_protected_and_dialled_at_once() {
+        let mut m = manager(1, 2, Duration::ZERO);
+        let peer = PeerId::random();
+        let addr: Multiaddr = "/ip4/127.0.0.1/tcp/9222".parse().unwrap();
+        m.add_static_peer(peer, addr);
+        assert!(m.is_protected(&peer) && m.is_static(&peer));
+        assert!(
+            m.unprotect(&peer, API_PROTECTED_TAG),
+            "still protected as static"
+        );
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let Poll::Ready(ToSwarm::Dial { opts }) = m.poll(&mut cx) else {
+            panic!("no dial");
+        };
+        assert_eq!(opts.get_peer_id(), Some(peer));
+        assert!(m.poll(&mut cx).is_pending(), "one dial at a time");
+
+        // The dial fails: nothing until the backoff has passed.
+        m.on_swarm_event(FromSwarm::DialFailure(DialFailure {
+            peer_id: Some(peer),
+            error: &libp2p_swarm::DialError::Aborted,
+            connection_id: opts.connection_id(),
+        }));
+        assert!(m.poll(&mut cx).is_pending());
+        // Connected by the peer's own dial: never dialled while connected.
+        connect(&mut m, peer, 7);
+        assert!(m.poll(&mut cx).is_pending());
+        assert!(m.is_connected(&peer));
     }
 
     #[test]

@@ -1,15 +1,21 @@
-//! Swarm construction and event helpers shared by the tests.
+//! Gates, swarms and event helpers shared by the tests. Swarms come from
+//! `op_p2p_api::test_utils`, the workspace's one TCP test swarm builder.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use libp2p_core::{Multiaddr, Transport, upgrade::Version};
+use libp2p_core::Multiaddr;
 use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::{ListenError, NetworkBehaviour, Swarm, SwarmEvent, dummy};
-use op_p2p_gating::{Denied, DenyReason};
-use op_p2p_peerstore::{Config as StoreConfig, ManualClock, PeerStore};
+use op_p2p_api::{
+    ManualClock, MemoryGateStore,
+    test_utils::{spawn_listening, spawn_swarm, tcp_swarm_with_key},
+};
+use op_p2p_gating::{Behaviour, Config, Denied, DenyReason};
 
-/// The peer-store clock's start in tests (unix seconds).
+pub(crate) use op_p2p_api::test_utils::{listen_local as listen, tcp_swarm};
+
+/// The manual clock's start in tests (unix seconds).
 pub(crate) const START: u64 = 1_700_000_000;
 
 /// Every test's overall limit; the tests await events and never sleep.
@@ -26,63 +32,38 @@ pub(crate) async fn timeout<F: Future>(test: F) -> F::Output {
         .expect("test timed out")
 }
 
-/// A swarm on TCP + noise + yamux that keeps idle connections for a minute.
-pub(crate) fn swarm<B: NetworkBehaviour>(keypair: &Keypair, behaviour: B) -> Swarm<B> {
-    let transport = libp2p_tcp::tokio::Transport::new(libp2p_tcp::Config::default())
-        .upgrade(Version::V1)
-        .authenticate(libp2p_noise::Config::new(keypair).unwrap())
-        .multiplex(libp2p_yamux::Config::default())
-        .boxed();
-    Swarm::new(
-        transport,
-        behaviour,
-        keypair.public().to_peer_id(),
-        libp2p_swarm::Config::with_tokio_executor()
-            .with_idle_connection_timeout(Duration::from_secs(60)),
-    )
+/// A gate over a fresh in-memory store on a manual clock at [`START`], with the store and the
+/// clock for the test to inspect and drive.
+pub(crate) fn manual_gate(config: Config) -> (Behaviour, Arc<MemoryGateStore>, ManualClock) {
+    let clock = ManualClock::new(START);
+    let store = Arc::new(MemoryGateStore::new());
+    let gate = Behaviour::new(store.clone(), Arc::new(clock.clone()), config).unwrap();
+    (gate, store, clock)
 }
 
-/// Listens on an ephemeral loopback port and returns the address once it is bound.
-pub(crate) async fn listen<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> Multiaddr {
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            return address;
-        }
-    }
-}
-
-/// A peer store on a manual clock at [`START`].
-pub(crate) fn manual_store() -> (PeerStore, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(START));
-    let store = PeerStore::open_in_memory(StoreConfig::default(), clock.clone()).unwrap();
-    (store, clock)
+/// The stored ban of `peer`, if any.
+pub(crate) fn stored_peer_ban(store: &MemoryGateStore, peer: &PeerId) -> Option<u64> {
+    use op_p2p_api::GateStore;
+    let bans = store.load().unwrap().peer_bans;
+    assert!(bans.iter().filter(|(p, _)| p == peer).count() <= 1);
+    bans.into_iter()
+        .find(|(p, _)| p == peer)
+        .map(|(_, until)| until)
 }
 
 /// A swarm with `keypair`'s identity and no protocols dials `addr` and is driven in its own
 /// task for the rest of the test.
 pub(crate) fn spawn_dialer(keypair: &Keypair, addr: &Multiaddr) -> PeerId {
-    let mut swarm = swarm(keypair, dummy::Behaviour);
+    let mut swarm = tcp_swarm_with_key(keypair.clone(), |_| dummy::Behaviour);
     swarm.dial(addr.clone()).unwrap();
-    tokio::spawn(async move {
-        loop {
-            swarm.select_next_some().await;
-        }
-    });
+    spawn_swarm(swarm);
     keypair.public().to_peer_id()
 }
 
 /// A listening swarm with no protocols, driven in its own task; returns its address.
 pub(crate) async fn spawn_listener(keypair: &Keypair) -> Multiaddr {
-    let mut swarm = swarm(keypair, dummy::Behaviour);
-    let addr = listen(&mut swarm).await;
-    tokio::spawn(async move {
-        loop {
-            swarm.select_next_some().await;
-        }
-    });
+    let (_, addr) =
+        spawn_listening(tcp_swarm_with_key(keypair.clone(), |_| dummy::Behaviour)).await;
     addr
 }
 

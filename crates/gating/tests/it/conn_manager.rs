@@ -7,10 +7,11 @@ use std::{
 
 use futures::StreamExt;
 use libp2p_identity::{Keypair, PeerId};
-use libp2p_swarm::{NetworkBehaviour, Swarm, SwarmEvent};
-use op_p2p_gating::conn_manager::{self, STATIC_TAG};
+use libp2p_swarm::{NetworkBehaviour, Swarm, SwarmEvent, dummy};
+use op_p2p_api::test_utils::{spawn_swarm, tcp_swarm_with_key};
+use op_p2p_gating::conn_manager::{self, STATIC_INITIAL_BACKOFF, STATIC_TAG};
 
-use crate::common::{listen, manual_store, spawn_dialer, swarm, timeout};
+use crate::common::{listen, manual_gate, spawn_dialer, tcp_swarm, timeout};
 
 /// The node's behaviour as the node crate composes it: the gate first, then the manager.
 #[derive(NetworkBehaviour)]
@@ -21,14 +22,11 @@ struct Node {
 }
 
 fn node(config: conn_manager::Config) -> Swarm<Node> {
-    let (store, _) = manual_store();
-    swarm(
-        &Keypair::generate_secp256k1(),
-        Node {
-            gating: op_p2p_gating::Behaviour::new(store, op_p2p_gating::Config::default()).unwrap(),
-            conn_manager: conn_manager::Behaviour::new(config).unwrap(),
-        },
-    )
+    let (gating, _, _) = manual_gate(op_p2p_gating::Config::default());
+    tcp_swarm(|_| Node {
+        gating,
+        conn_manager: conn_manager::Behaviour::new(config).unwrap(),
+    })
 }
 
 async fn established(node: &mut Swarm<Node>) -> PeerId {
@@ -122,6 +120,121 @@ async fn trims_on_connect_with_zero_grace() {
             node.connected_peers().copied().collect::<Vec<_>>(),
             vec![peers[2]]
         );
+    })
+    .await;
+}
+
+/// A static peer is dialled as soon as it is added, and redialled, after the first backoff,
+/// when the peer closes the connection.
+#[tokio::test]
+async fn static_peer_is_dialled_and_redialled_after_disconnect() {
+    timeout(async {
+        // The static peer closes its first connection from the node, then keeps the next.
+        let key = Keypair::generate_secp256k1();
+        let static_id = key.public().to_peer_id();
+        let mut remote = tcp_swarm_with_key(key, |_| dummy::Behaviour);
+        let addr = listen(&mut remote).await;
+        let mut node = node(conn_manager::Config::default());
+        let node_id = *node.local_peer_id();
+        tokio::spawn(async move {
+            let mut hung_up = false;
+            loop {
+                if let SwarmEvent::ConnectionEstablished { peer_id, .. } =
+                    remote.select_next_some().await
+                    && peer_id == node_id
+                    && !hung_up
+                {
+                    hung_up = true;
+                    remote.disconnect_peer_id(peer_id).unwrap();
+                }
+            }
+        });
+
+        node.behaviour_mut()
+            .conn_manager
+            .add_static_peer(static_id, addr);
+        assert!(node.behaviour().conn_manager.is_protected(&static_id));
+
+        let mut established = 0;
+        let mut closed_at: Option<Instant> = None;
+        while established < 2 {
+            match node.select_next_some().await {
+                SwarmEvent::ConnectionEstablished {
+                    peer_id, endpoint, ..
+                } => {
+                    assert_eq!(peer_id, static_id);
+                    assert!(endpoint.is_dialer(), "the node dialled");
+                    established += 1;
+                    if established == 2 {
+                        // Measured from when the test saw the close, a moment after the
+                        // manager started the backoff: allow that moment.
+                        let waited = closed_at.expect("closed before the redial").elapsed();
+                        assert!(
+                            waited >= STATIC_INITIAL_BACKOFF - Duration::from_millis(50),
+                            "redialled after {waited:?}"
+                        );
+                    }
+                }
+                SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                    assert_eq!(peer_id, static_id);
+                    assert_eq!(established, 1);
+                    closed_at = Some(Instant::now());
+                }
+                SwarmEvent::OutgoingConnectionError { error, .. } => {
+                    panic!("dial failed: {error}")
+                }
+                _ => {}
+            }
+        }
+        assert!(node.is_connected(&static_id));
+        assert!(node.behaviour().conn_manager.is_connected(&static_id));
+    })
+    .await;
+}
+
+/// A static peer that is down is dialled again with backoff until it comes up.
+#[tokio::test]
+async fn static_peer_is_redialled_after_failed_dials() {
+    timeout(async {
+        // Find a free port, then leave it closed for the first dials.
+        let key = Keypair::generate_secp256k1();
+        let static_id = key.public().to_peer_id();
+        let addr = {
+            let mut probe = tcp_swarm(|_| dummy::Behaviour);
+            listen(&mut probe).await
+        };
+        let mut node = node(conn_manager::Config::default());
+        node.behaviour_mut()
+            .conn_manager
+            .add_static_peer(static_id, addr.clone());
+
+        // Two failed dials: at once, then after the first backoff.
+        let mut failures = 0;
+        while failures < 2 {
+            if let SwarmEvent::OutgoingConnectionError { peer_id, .. } =
+                node.select_next_some().await
+            {
+                assert_eq!(peer_id, Some(static_id));
+                failures += 1;
+            }
+        }
+        // The peer comes up on that address; the next redial (2 s later) connects.
+        let mut remote = tcp_swarm_with_key(key, |_| dummy::Behaviour);
+        remote.listen_on(addr).unwrap();
+        spawn_swarm(remote);
+        loop {
+            match node.select_next_some().await {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    assert_eq!(peer_id, static_id);
+                    break;
+                }
+                SwarmEvent::OutgoingConnectionError { peer_id, .. } => {
+                    // A redial raced the listener's start; the next one follows.
+                    assert_eq!(peer_id, Some(static_id));
+                }
+                _ => {}
+            }
+        }
     })
     .await;
 }

@@ -4,11 +4,12 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use libp2p_identity::Keypair;
 use libp2p_swarm::DialError;
-use op_p2p_gating::{Behaviour, Config, Denied, DenyReason, Metrics};
+use op_p2p_api::GateStore;
+use op_p2p_gating::{Config, Denied, DenyReason, Metrics};
 
 use crate::common::{
-    Inbound, START, closed, listen, manual_store, next_inbound, spawn_dialer, spawn_listener,
-    swarm, timeout,
+    Inbound, START, closed, listen, manual_gate, next_inbound, spawn_dialer, spawn_listener,
+    stored_peer_ban, tcp_swarm, timeout,
 };
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -16,11 +17,8 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 #[tokio::test]
 async fn blocked_peer_inbound_is_refused() {
     timeout(async {
-        let (store, _) = manual_store();
-        let mut node = swarm(
-            &Keypair::generate_secp256k1(),
-            Behaviour::new(store, Config::default()).unwrap(),
-        );
+        let (gate, _, _) = manual_gate(Config::default());
+        let mut node = tcp_swarm(|_| gate);
         let addr = listen(&mut node).await;
         let blocked = Keypair::generate_secp256k1();
         node.behaviour_mut()
@@ -53,11 +51,8 @@ async fn blocked_peer_inbound_is_refused() {
 #[tokio::test]
 async fn blocked_subnet_refuses_both_directions() {
     timeout(async {
-        let (store, _) = manual_store();
-        let mut a = swarm(
-            &Keypair::generate_secp256k1(),
-            Behaviour::new(store, Config::default()).unwrap(),
-        );
+        let (gate, _, _) = manual_gate(Config::default());
+        let mut a = tcp_swarm(|_| gate);
         let a_addr = listen(&mut a).await;
         let b_key = Keypair::generate_secp256k1();
         let b_addr = spawn_listener(&b_key).await;
@@ -93,11 +88,8 @@ async fn blocked_subnet_refuses_both_directions() {
 #[tokio::test]
 async fn banning_a_connected_peer_disconnects_it() {
     timeout(async {
-        let (store, _) = manual_store();
-        let mut node = swarm(
-            &Keypair::generate_secp256k1(),
-            Behaviour::new(store.clone(), Config::default()).unwrap(),
-        );
+        let (gate, store, _) = manual_gate(Config::default());
+        let mut node = tcp_swarm(|_| gate);
         let addr = listen(&mut node).await;
 
         let key = Keypair::generate_secp256k1();
@@ -106,7 +98,7 @@ async fn banning_a_connected_peer_disconnects_it() {
         node.behaviour_mut().ban_peer(peer, START + 3600).unwrap();
         closed(&mut node, peer).await;
         assert!(!node.is_connected(&peer));
-        assert_eq!(store.peer_ban(&peer).unwrap(), Some(START + 3600));
+        assert_eq!(stored_peer_ban(&store, &peer), Some(START + 3600));
 
         // It cannot come back while banned.
         spawn_dialer(&key, &addr);
@@ -126,7 +118,7 @@ async fn banning_a_connected_peer_disconnects_it() {
         assert_eq!(next_inbound(&mut node).await, Inbound::Established(other));
         node.behaviour_mut().ban_ip(LOOPBACK, START + 60).unwrap();
         closed(&mut node, other).await;
-        assert_eq!(store.ip_ban(LOOPBACK).unwrap(), Some(START + 60));
+        assert_eq!(store.load().unwrap().ip_bans, vec![(LOOPBACK, START + 60)]);
     })
     .await;
 }
@@ -134,11 +126,8 @@ async fn banning_a_connected_peer_disconnects_it() {
 #[tokio::test]
 async fn ban_expires_and_the_peer_connects_again() {
     timeout(async {
-        let (store, clock) = manual_store();
-        let mut node = swarm(
-            &Keypair::generate_secp256k1(),
-            Behaviour::new(store.clone(), Config::default()).unwrap(),
-        );
+        let (gate, store, clock) = manual_gate(Config::default());
+        let mut node = tcp_swarm(|_| gate);
         let addr = listen(&mut node).await;
         let key = Keypair::generate_secp256k1();
         let peer = key.public().to_peer_id();
@@ -151,12 +140,12 @@ async fn ban_expires_and_the_peer_connects_again() {
         ));
         assert_eq!(node.behaviour().metrics().peer_unbans, 0);
 
-        // The peer store's clock, not wall time, decides expiry.
-        clock.set(START + 100);
+        // The injected clock, not wall time, decides expiry.
+        clock.set_unix_time(START + 100);
         spawn_dialer(&key, &addr);
         assert_eq!(next_inbound(&mut node).await, Inbound::Established(peer));
         assert_eq!(node.behaviour().metrics().peer_unbans, 1);
-        assert_eq!(store.peer_ban(&peer).unwrap(), None);
+        assert_eq!(stored_peer_ban(&store, &peer), None);
         assert!(!node.behaviour().is_peer_banned(&peer));
     })
     .await;

@@ -4,4 +4,5 @@
 mod common;
 mod conn_manager;
 mod gating;
+mod monitor;
 mod persistence;

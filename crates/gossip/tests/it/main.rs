@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod embed;
 mod network;
 mod pipeline;
 mod rules;
+mod slow_source;
 mod vectors;

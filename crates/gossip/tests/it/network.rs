@@ -1,6 +1,7 @@
-//! Real gossipsub swarms in one process (libp2p-swarm-test's memory transport), each driven by
-//! its own task as the node drives its swarm. Every wait is event-driven under one timeout.
+//! Real gossipsub swarms in one process (the workspace's test swarm: TCP + noise + yamux on
+//! 127.0.0.1), each driven by its own task. Every wait is event-driven under one timeout.
 
+use op_p2p_api::UnsafePayload;
 use op_p2p_gossip::{
     Config, Outcome, Reason, ScoringMode,
     test_utils::{CHAIN_ID, NOW, TestNode, block},
@@ -32,9 +33,15 @@ async fn a_block_published_by_a_reaches_c_through_b() {
     let envelope = block(100, NOW, 1);
     a.publish(&envelope).await.unwrap();
 
-    let (from, at_b) = b.next_delivery().await;
+    let UnsafePayload {
+        peer: from,
+        envelope: at_b,
+    } = b.next_delivery().await;
     assert_eq!((from, &at_b), (a.peer_id, &envelope));
-    let (from, at_c) = c.next_delivery().await;
+    let UnsafePayload {
+        peer: from,
+        envelope: at_c,
+    } = c.next_delivery().await;
     assert_eq!(
         (from, &at_c),
         (b.peer_id, &envelope),
@@ -86,7 +93,7 @@ async fn a_forged_block_is_rejected_by_b_not_forwarded_and_costs_the_rogue() {
     // forwarded it.
     let valid = block(100, NOW, 1);
     a.publish(&valid).await.unwrap();
-    let (_, at_c) = c.next_delivery().await;
+    let at_c = c.next_delivery().await.envelope;
     assert_eq!(at_c, valid);
     let first_at_c = c.next_report().await;
     assert_ne!(first_at_c.message_id, forged_id);
@@ -160,10 +167,10 @@ async fn the_seventh_distinct_block_at_one_height_is_rejected() {
     // C got the first six and not the seventh: the next block it gets is at the next height.
     a.publish(&block(201, NOW, 1)).await.unwrap();
     for salt in 1..=6 {
-        let (_, envelope) = c.next_delivery().await;
+        let envelope = c.next_delivery().await.envelope;
         assert_eq!(envelope, block(200, NOW, salt));
     }
-    let (_, next) = c.next_delivery().await;
+    let next = c.next_delivery().await.envelope;
     assert_eq!(next.execution_payload.block_number, 201);
 }
 
@@ -192,7 +199,7 @@ async fn a_copy_on_the_wrong_version_topic_cannot_suppress_the_right_one() {
         .await
         .unwrap();
     assert_ne!(right, wrong);
-    let (_, at_c) = c.next_delivery().await;
+    let at_c = c.next_delivery().await.envelope;
     assert_eq!(at_c, envelope);
 }
 

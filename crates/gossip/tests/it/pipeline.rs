@@ -1,5 +1,6 @@
-//! The validation pipeline and the driver: exactly one result per message, bounded queueing
-//! and concurrency, timeouts, panics, and delivery.
+//! The validation pipeline: exactly one result per message, bounded queueing and concurrency,
+//! timeouts and panics. (The behaviour's own message handling is tested in
+//! `src/behaviour/tests.rs`.)
 
 use std::sync::{
     Arc, Mutex,
@@ -7,12 +8,12 @@ use std::sync::{
     mpsc as std_mpsc,
 };
 
-use libp2p_gossipsub::{self as gossipsub, MessageId, TopicHash};
+use libp2p_gossipsub::{MessageId, TopicHash};
 use libp2p_identity::PeerId;
 use op_p2p_gossip::{
-    Config, Driver, GossipCounters, NoopMetrics, NoopScoreBook, Outcome, Publisher, Reason,
-    Validate, ValidationPipeline, ValidationRequest, Verdict, new_behaviour,
-    test_utils::{CHAIN_ID, NOW, block, rollup, within},
+    Config, GossipCounters, NoopMetrics, Outcome, Reason, Validate, ValidationPipeline,
+    ValidationRequest, Verdict,
+    test_utils::{CHAIN_ID, NOW, block, within},
     topic_hash,
 };
 use op_p2p_types::{BlocksTopic, PayloadVersion};
@@ -79,7 +80,7 @@ async fn every_request_gets_exactly_one_result() {
     let counters = Arc::new(GossipCounters::new());
     let (pipeline, mut results) = ValidationPipeline::spawn(
         Arc::new(validator()),
-        || NOW,
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
         counters.clone(),
         &Config::default(),
     );
@@ -132,8 +133,12 @@ async fn every_request_gets_exactly_one_result() {
 async fn concurrency_is_bounded() {
     let (gate, mut started_rx, release) = Gate::new();
     let config = Config::default().with_validation_concurrency(2);
-    let (pipeline, mut results) =
-        ValidationPipeline::spawn(gate.clone(), || NOW, Arc::new(NoopMetrics), &config);
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        gate.clone(),
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        Arc::new(NoopMetrics),
+        &config,
+    );
     for i in 0..5 {
         pipeline.submit(request(i, vec![])).await.unwrap();
     }
@@ -156,8 +161,12 @@ async fn a_full_queue_is_refused_at_once() {
     let config = Config::default()
         .with_validation_concurrency(1)
         .with_validation_queue_size(1);
-    let (pipeline, mut results) =
-        ValidationPipeline::spawn(gate, || NOW, Arc::new(NoopMetrics), &config);
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        gate,
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        Arc::new(NoopMetrics),
+        &config,
+    );
     pipeline.try_submit(request(0, vec![])).unwrap();
     started(&mut started_rx).await;
     // The worker holds the only permit, so the next request waits in the queue…
@@ -178,8 +187,12 @@ async fn a_slow_check_is_ignored_after_the_timeout() {
     let (gate, _started, release) = Gate::new();
     let config = Config::default().with_validation_timeout(std::time::Duration::from_millis(50));
     let counters = Arc::new(GossipCounters::new());
-    let (pipeline, mut results) =
-        ValidationPipeline::spawn(gate, || NOW, counters.clone(), &config);
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        gate,
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        counters.clone(),
+        &config,
+    );
     pipeline.submit(request(0, vec![])).await.unwrap();
     let result = within("result", results.recv()).await.unwrap();
     assert_eq!(result.outcome, Outcome::Ignore);
@@ -200,7 +213,7 @@ impl Validate for Panics {
 async fn a_panicking_check_is_rejected_and_the_pipeline_survives() {
     let (pipeline, mut results) = ValidationPipeline::spawn(
         Arc::new(Panics),
-        || NOW,
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
         Arc::new(NoopMetrics),
         &Config::default(),
     );
@@ -212,106 +225,4 @@ async fn a_panicking_check_is_rejected_and_the_pipeline_survives() {
         assert_eq!(result.outcome, Outcome::Reject);
         assert_eq!(result.reason, Some(Reason::Panic));
     }
-}
-
-fn message_event(i: u8, data: Vec<u8>) -> gossipsub::Event {
-    gossipsub::Event::Message {
-        propagation_source: PeerId::random(),
-        message_id: MessageId::new(&[i]),
-        message: gossipsub::Message {
-            source: None,
-            data,
-            sequence_number: None,
-            topic: v4_topic(),
-        },
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_driver_answers_every_message_once_and_delivers_accepted_blocks() {
-    let config = Config::default()
-        .with_validation_concurrency(1)
-        .with_validation_queue_size(1);
-    let mut behaviour = new_behaviour(&config, &rollup()).unwrap();
-    let counters = Arc::new(GossipCounters::new());
-    let (pipeline, mut results) =
-        ValidationPipeline::spawn(Arc::new(validator()), || NOW, counters.clone(), &config);
-    let (deliveries_tx, mut deliveries) = mpsc::channel(1);
-    let mut driver = Driver::new(
-        pipeline,
-        Publisher::new(rollup()),
-        deliveries_tx,
-        Arc::new(NoopScoreBook),
-        counters.clone(),
-    );
-    // Three messages into a queue of one with one worker: at least the third may be refused at
-    // once; every message is answered exactly once either way.
-    let mut reports = Vec::new();
-    for i in 0..3 {
-        let event = message_event(i, signed(&block(u64::from(i) + 1, NOW, 1)));
-        reports.extend(driver.on_event(&mut behaviour, event));
-    }
-    while driver.pending() > 0 {
-        let result = within("result", results.recv()).await.unwrap();
-        reports.extend(driver.on_validation_result(&mut behaviour, result));
-    }
-    let mut ids: Vec<u8> = reports.iter().map(|r| r.message_id.0[0]).collect();
-    ids.sort_unstable();
-    assert_eq!(ids, [0, 1, 2]);
-    for r in &reports {
-        assert!(
-            r.reason.is_none() || r.reason == Some(Reason::QueueFull),
-            "{r:?}"
-        );
-        // The behaviour never received these messages from the network.
-        assert!(!r.in_cache);
-    }
-    let accepted = reports
-        .iter()
-        .filter(|r| r.outcome == Outcome::Accept)
-        .count() as u64;
-    assert!(accepted >= 1);
-    assert_eq!(counters.reported_not_in_cache(), 3);
-    // The channel holds one block; the rest were dropped and counted, never waited on.
-    let (_, first) = deliveries.try_recv().unwrap();
-    assert!(first.execution_payload.block_number <= 3);
-    assert_eq!(counters.delivered(), 1);
-    assert_eq!(counters.delivery_dropped(), accepted - 1);
-    // A result for a message not pending is dropped, not reported twice.
-    let stale = op_p2p_gossip::ValidationResult {
-        message_id: MessageId::new(&[0]),
-        source: PeerId::random(),
-        outcome: Outcome::Accept,
-        reason: None,
-        envelope: None,
-    };
-    assert_eq!(driver.on_validation_result(&mut behaviour, stale), None);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_driver_answers_pending_messages_when_the_pipeline_stops() {
-    let (gate, mut started_rx, release) = Gate::new();
-    let config = Config::default();
-    let mut behaviour = new_behaviour(&config, &rollup()).unwrap();
-    let (pipeline, _results) =
-        ValidationPipeline::spawn(gate, || NOW, Arc::new(NoopMetrics), &config);
-    let (deliveries_tx, _deliveries) = mpsc::channel(1);
-    let mut driver = Driver::new(
-        pipeline,
-        Publisher::new(rollup()),
-        deliveries_tx,
-        Arc::new(NoopScoreBook),
-        Arc::new(NoopMetrics),
-    );
-    assert_eq!(
-        driver.on_event(&mut behaviour, message_event(7, vec![])),
-        None
-    );
-    started(&mut started_rx).await;
-    let reports = driver.on_pipeline_closed(&mut behaviour);
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].outcome, Outcome::Ignore);
-    assert_eq!(reports[0].reason, Some(Reason::PipelineClosed));
-    assert_eq!(driver.pending(), 0);
-    drop(release);
 }

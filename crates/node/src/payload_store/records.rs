@@ -3,7 +3,7 @@
 
 use op_p2p_types::{B256, Bytes, ExecutionPayloadEnvelope, PayloadVersion};
 
-use crate::block_ref::BlockRef;
+use op_p2p_types::BlockRef;
 
 /// Block hash → the payload: `[1][payload version 1..=4][envelope SSZ]` (the SSZ the gossip
 /// message signs: parent beacon root ++ payload for V3/V4).

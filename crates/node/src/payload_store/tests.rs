@@ -53,7 +53,7 @@ fn db_config() -> Config {
 }
 
 fn memory_store() -> PayloadStore {
-    let store = PeerStore::open_in_memory(db_config(), Arc::new(SystemClock)).unwrap();
+    let store = PeerStore::open_in_memory(db_config(), Arc::new(SystemClock::new())).unwrap();
     PayloadStore::open(store, genesis()).unwrap()
 }
 
@@ -126,13 +126,13 @@ fn the_chain_is_served_up_to_the_head_only() {
         .unwrap();
     rt.block_on(async {
         assert_eq!(
-            store.payload_by_number(1).await.unwrap().as_ref(),
+            store.payload_by_number(1).unwrap().as_ref(),
             Some(&blocks[0])
         );
-        assert_eq!(store.payload_by_number(2).await.unwrap(), None);
+        assert_eq!(store.payload_by_number(2).unwrap(), None);
         // Waiting above the head: not served (not part of our chain yet).
-        assert_eq!(store.payload_by_number(3).await.unwrap(), None);
-        assert_eq!(store.payload_by_number(0).await.unwrap(), None);
+        assert_eq!(store.payload_by_number(3).unwrap(), None);
+        assert_eq!(store.payload_by_number(0).unwrap(), None);
     });
 }
 
@@ -187,14 +187,14 @@ fn everything_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let blocks = chain(4);
     {
-        let db = PeerStore::open(dir.path(), db_config(), Arc::new(SystemClock)).unwrap();
+        let db = PeerStore::open(dir.path(), db_config(), Arc::new(SystemClock::new())).unwrap();
         let store = PayloadStore::open(db, genesis()).unwrap();
         for block in &blocks[..3] {
             store.insert(block, Origin::Gossip, 5).unwrap();
         }
         store.insert(&sibling(&blocks[3]), Origin::Sync, 6).unwrap();
     }
-    let db = PeerStore::open(dir.path(), db_config(), Arc::new(SystemClock)).unwrap();
+    let db = PeerStore::open(dir.path(), db_config(), Arc::new(SystemClock::new())).unwrap();
     let store = PayloadStore::open(db.clone(), genesis()).unwrap();
     assert_eq!(number(&store), 4);
     assert_eq!(store.counts().gossip, 3);

@@ -31,7 +31,7 @@ fn crash_child_write_loop() {
     let Some(path) = std::env::var_os(CHILD_DB_ENV) else {
         return;
     };
-    let store = PeerStore::open(path, Config::default(), Arc::new(SystemClock)).unwrap();
+    let store = PeerStore::open(path, Config::default(), Arc::new(SystemClock::new())).unwrap();
     let mut out = std::io::stdout().lock();
     // Start on a fresh line: the test harness may have printed the test's name without one.
     writeln!(out).unwrap();
@@ -98,7 +98,8 @@ fn sigkill_loses_no_acknowledged_write() {
         }
     }
 
-    let store = PeerStore::open(dir.path(), Config::default(), Arc::new(SystemClock)).unwrap();
+    let store =
+        PeerStore::open(dir.path(), Config::default(), Arc::new(SystemClock::new())).unwrap();
     let lost: Vec<u64> = (0..acked)
         .filter(|&i| store.peer_ban(&peer(i)).unwrap() != Some(i))
         .collect();

@@ -47,9 +47,9 @@ fn addresses_expire_at_their_ttl_and_gc_prunes_them() {
         .add_addrs(&peer(3), slice::from_ref(&a), Duration::ZERO)
         .unwrap();
 
-    clock.set(1_009);
+    clock.set_unix_time(1_009);
     assert_eq!(store.addrs(&peer(1)).unwrap(), [a.clone(), b.clone()]);
-    clock.set(1_010);
+    clock.set_unix_time(1_010);
     assert_eq!(store.addrs(&peer(1)).unwrap(), slice::from_ref(&b));
     assert!(store.addrs(&peer(3)).unwrap().is_empty());
 
@@ -59,7 +59,7 @@ fn addresses_expire_at_their_ttl_and_gc_prunes_them() {
         (report.rewritten, report.deleted, report.pass_complete),
         (1, 0, true)
     );
-    clock.set(1_100);
+    clock.set_unix_time(1_100);
     assert_eq!(store.peers_with_addrs().unwrap(), [peer(2)]);
     let report = store.gc().unwrap();
     assert_eq!((report.rewritten, report.deleted), (0, 1));
@@ -68,15 +68,15 @@ fn addresses_expire_at_their_ttl_and_gc_prunes_them() {
     assert!(store.addrs(&peer(1)).unwrap().is_empty());
 
     // `Duration::MAX` never expires; `set_addrs` replaces the expiry, zero removes.
-    clock.set(u64::MAX - 1);
+    clock.set_unix_time(u64::MAX - 1);
     assert_eq!(store.addrs(&peer(2)).unwrap(), slice::from_ref(&c));
-    clock.set(1_000);
+    clock.set_unix_time(1_000);
     store
         .set_addrs(&peer(2), slice::from_ref(&c), Duration::from_secs(5))
         .unwrap();
-    clock.set(1_005);
+    clock.set_unix_time(1_005);
     assert!(store.addrs(&peer(2)).unwrap().is_empty());
-    clock.set(1_000);
+    clock.set_unix_time(1_000);
     store
         .add_addrs(&peer(4), &[a.clone(), b.clone()], Duration::from_secs(50))
         .unwrap();
@@ -96,7 +96,7 @@ fn a_ban_past_its_expiry_is_still_returned_and_gc_keeps_it_for_seven_days() {
 
     // The ban's expiry has passed: the store still returns it (the gater decides), and GC
     // keeps the record, which lives 7 days after its last update.
-    clock.set(t0 + 7_200);
+    clock.set_unix_time(t0 + 7_200);
     assert_eq!(store.peer_ban(&peer(1)).unwrap(), Some(t0 + 3_600));
     assert_eq!(store.ip_ban(ip).unwrap(), Some(t0 + 3_600));
     let report = store.gc().unwrap();
@@ -104,9 +104,9 @@ fn a_ban_past_its_expiry_is_still_returned_and_gc_keeps_it_for_seven_days() {
 
     // Exactly 7 days after the last update the record is alive (op-node: gone once
     // last_update + 7d < now); one second later it is gone for reads and for GC.
-    clock.set(t0 + 7 * DAY);
+    clock.set_unix_time(t0 + 7 * DAY);
     assert_eq!(store.peer_ban(&peer(1)).unwrap(), Some(t0 + 3_600));
-    clock.set(t0 + 7 * DAY + 1);
+    clock.set_unix_time(t0 + 7 * DAY + 1);
     assert_eq!(store.peer_ban(&peer(1)).unwrap(), None);
     assert_eq!(store.ip_ban(ip).unwrap(), None);
     assert!(store.peer_bans().unwrap().is_empty());
@@ -114,7 +114,7 @@ fn a_ban_past_its_expiry_is_still_returned_and_gc_keeps_it_for_seven_days() {
     assert_eq!(store.gc().unwrap().deleted, 2);
     drop(store);
     let store = open(dir.path(), &clock);
-    clock.set(t0);
+    clock.set_unix_time(t0);
     // Deleted on disk, not merely hidden: winding the clock back does not bring them back.
     assert_eq!(store.peer_ban(&peer(1)).unwrap(), None);
     assert_eq!(store.ip_ban(ip).unwrap(), None);
@@ -125,9 +125,9 @@ fn rewriting_a_ban_restarts_its_retention() {
     let clock = clock(0);
     let store = PeerStore::open_in_memory(Config::default(), clock.clone()).unwrap();
     store.set_peer_ban(&peer(1), Some(10)).unwrap();
-    clock.set(6 * DAY);
+    clock.set_unix_time(6 * DAY);
     store.set_peer_ban(&peer(1), Some(6 * DAY + 10)).unwrap();
-    clock.set(12 * DAY);
+    clock.set_unix_time(12 * DAY);
     assert_eq!(store.peer_ban(&peer(1)).unwrap(), Some(6 * DAY + 10));
     assert_eq!(store.gc().unwrap().deleted, 0);
 }
@@ -147,7 +147,7 @@ fn scores_of_an_unseen_peer_are_collected_after_the_retention() {
 
     // Peer 2 stays connected: every slot's decay refreshes its record.
     for _ in 0..700 {
-        clock.advance(2);
+        clock.advance_secs(2);
         store.decay_app_scores(&[peer(2)]).unwrap();
     }
     // 1400 s later: peer 1 is past the retention, peer 2 is not.
@@ -161,7 +161,7 @@ fn scores_of_an_unseen_peer_are_collected_after_the_retention() {
     store
         .record_req_resp(&peer(3), ReqRespEvent::ErrorResponse)
         .unwrap();
-    clock.advance(1_201);
+    clock.advance_secs(1_201);
     assert_eq!(
         store
             .record_req_resp(&peer(3), ReqRespEvent::ErrorResponse)
@@ -281,10 +281,10 @@ fn peer_info_books_expire_seven_days_after_update() {
             },
         )
         .unwrap();
-    clock.set(7 * DAY);
+    clock.set_unix_time(7 * DAY);
     assert!(store.public_key(&kp).unwrap().is_some());
     assert_eq!(store.gc().unwrap().deleted, 0);
-    clock.set(7 * DAY + 1);
+    clock.set_unix_time(7 * DAY + 1);
     assert_eq!(store.public_key(&kp).unwrap(), None);
     assert!(store.protocols(&peer(1)).unwrap().is_empty());
     assert_eq!(store.identify(&peer(1)).unwrap(), None);
@@ -301,7 +301,7 @@ fn gc_is_bounded_per_run_and_resumes() {
         store.set_peer_ban(&peer(i), Some(1)).unwrap();
     }
     store.set_peer_blocked(&peer(100), true).unwrap();
-    clock.set(8 * DAY);
+    clock.set_unix_time(8 * DAY);
     for i in 25..30 {
         store.set_peer_ban(&peer(i), Some(1)).unwrap();
     }
@@ -328,7 +328,7 @@ fn gc_is_bounded_per_run_and_resumes() {
     expected.sort();
     assert_eq!(left, expected);
     // Block lists are permanent.
-    clock.set(u64::MAX);
+    clock.set_unix_time(u64::MAX);
     store.gc().unwrap();
     assert_eq!(store.blocked_peers().unwrap(), [peer(100)]);
 }

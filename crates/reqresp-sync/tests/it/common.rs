@@ -2,11 +2,15 @@
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use futures::{StreamExt, channel::mpsc};
-use libp2p_core::{Multiaddr, Transport, upgrade::Version};
+use futures::channel::mpsc;
+use libp2p_core::Multiaddr;
 use libp2p_identity::{Keypair, PeerId};
-use libp2p_swarm::{NetworkBehaviour, Swarm, SwarmEvent};
-use op_p2p_peerstore::{Config as StoreConfig, ManualClock as StoreClock, PeerStore};
+use libp2p_swarm::{NetworkBehaviour, Swarm};
+pub(crate) use op_p2p_api::test_utils::{listen_local as listen, spawn_listening};
+use op_p2p_api::{
+    MemoryScoreBook,
+    test_utils::{self, tcp_swarm_with_key},
+};
 use op_p2p_reqresp_sync::{Behaviour, BlockRef, Config, ManualClock, MemorySource, UnsafePayload};
 use op_p2p_types::{
     B256, Bytes, ExecutionPayload, ExecutionPayloadEnvelope, Genesis, GenesisBlock, RollupConfig,
@@ -98,22 +102,12 @@ pub(crate) fn chain(last: u64) -> Vec<ExecutionPayloadEnvelope> {
 
 /// The driver's reference to a block.
 pub(crate) fn block_ref(envelope: &ExecutionPayloadEnvelope) -> BlockRef {
-    let p = &envelope.execution_payload;
-    BlockRef {
-        number: p.block_number,
-        hash: p.block_hash,
-        parent_hash: p.parent_hash,
-        timestamp: p.timestamp,
-    }
+    BlockRef::of(envelope)
 }
 
-/// An in-memory peer store on its own manual clock.
-pub(crate) fn store() -> PeerStore {
-    PeerStore::open_in_memory(
-        StoreConfig::default(),
-        Arc::new(StoreClock::new(1_700_000_000)),
-    )
-    .unwrap()
+/// An in-memory score book.
+pub(crate) fn store() -> Arc<MemoryScoreBook> {
+    Arc::new(MemoryScoreBook::new())
 }
 
 /// A sync node as the tests drive it.
@@ -122,7 +116,7 @@ pub(crate) type Node = Swarm<Behaviour<MemorySource>>;
 /// A sync node: its swarm, its score book, and the receiving end of its payload sink.
 pub(crate) struct Parts {
     pub(crate) swarm: Node,
-    pub(crate) store: PeerStore,
+    pub(crate) store: Arc<MemoryScoreBook>,
     pub(crate) sink: mpsc::Receiver<UnsafePayload>,
 }
 
@@ -151,69 +145,19 @@ pub(crate) fn node(
     }
 }
 
-/// A swarm on TCP + noise + yamux, negotiating up to 512 inbound streams at once (the default
-/// 128 would drop part of a 200-request burst before the sync behaviour sees it).
+/// The workspace's one test swarm (`op_p2p_api::test_utils`): TCP + noise + yamux on
+/// 127.0.0.1, negotiating up to 512 inbound streams at once (the default 128 would drop part of
+/// a 200-request burst before the sync behaviour sees it).
 pub(crate) fn swarm<B: NetworkBehaviour>(keypair: &Keypair, behaviour: B) -> Swarm<B> {
-    let transport = libp2p_tcp::tokio::Transport::new(libp2p_tcp::Config::default())
-        .upgrade(Version::V1)
-        .authenticate(libp2p_noise::Config::new(keypair).unwrap())
-        .multiplex(libp2p_yamux::Config::default())
-        .boxed();
-    Swarm::new(
-        transport,
-        behaviour,
-        keypair.public().to_peer_id(),
-        libp2p_swarm::Config::with_tokio_executor()
-            .with_idle_connection_timeout(Duration::from_secs(60))
-            .with_max_negotiating_inbound_streams(512),
-    )
+    tcp_swarm_with_key(keypair.clone(), |_| behaviour)
 }
 
-/// Listens on an ephemeral loopback port and returns the address once it is bound.
-pub(crate) async fn listen<B: NetworkBehaviour>(swarm: &mut Swarm<B>) -> Multiaddr {
-    swarm
-        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-        .unwrap();
-    loop {
-        if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
-            return address;
-        }
-    }
-}
-
-/// Listens, then drives `swarm` in its own task for the rest of the test; returns its peer id
-/// and address.
-pub(crate) async fn spawn_listening<B>(mut swarm: Swarm<B>) -> (PeerId, Multiaddr)
-where
-    B: NetworkBehaviour + Send,
-    <B as NetworkBehaviour>::ToSwarm: Send,
-{
-    let addr = listen(&mut swarm).await;
-    let peer = *swarm.local_peer_id();
-    tokio::spawn(async move {
-        loop {
-            swarm.select_next_some().await;
-        }
-    });
-    (peer, addr)
-}
-
-/// Dials `addr` and drives `swarm` until the connection to `peer` is established.
+/// Dials `addr` and drives `swarm` until the connection to `peer` is established, within the
+/// step limit.
 pub(crate) async fn connect<B: NetworkBehaviour>(
     swarm: &mut Swarm<B>,
     peer: PeerId,
     addr: Multiaddr,
 ) {
-    swarm.dial(addr).unwrap();
-    within("connection", async {
-        loop {
-            if let SwarmEvent::ConnectionEstablished { peer_id, .. } =
-                swarm.select_next_some().await
-                && peer_id == peer
-            {
-                return;
-            }
-        }
-    })
-    .await;
+    within("connection", test_utils::connect(swarm, peer, addr)).await;
 }

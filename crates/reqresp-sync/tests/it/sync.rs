@@ -1,5 +1,6 @@
 //! The client against real servers: filling a gap, resisting a lying peer, and "not found".
 
+use op_p2p_api::{ScoreBook as _, UnsafePayload};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -44,7 +45,7 @@ pub(crate) async fn drive(
                     on_event(&event, client);
                     if matches!(event, Event::Response { .. } | Event::Rejected { .. }) {
                         // The driver sees every payload delivered so far.
-                        while let Ok((_, envelope)) = client.sink.try_recv() {
+                        while let Ok(UnsafePayload { envelope, .. }) = client.sink.try_recv() {
                             lowest = block_ref(&envelope);
                             promoted.push(envelope);
                         }
@@ -52,7 +53,7 @@ pub(crate) async fn drive(
                         client.swarm.behaviour_mut().request_range(head, lowest).unwrap();
                     }
                 }
-                Some((_, envelope)) = client.sink.next() => {
+                Some(UnsafePayload { envelope, .. }) = client.sink.next() => {
                     lowest = block_ref(&envelope);
                     promoted.push(envelope);
                 }
@@ -112,12 +113,12 @@ async fn fills_the_gap_between_unsafe_head_and_gossip_target() {
         assert_promoted_in_parent_order(&promoted, &blocks, 101, 299);
         assert_eq!(client.swarm.behaviour().quarantined(), 0);
 
-        let scores = client.store.peer_scores(&server_id).unwrap().req_resp;
+        let scores = client.store.peer_scores(&server_id).req_resp;
         assert_eq!(scores.valid_responses, 10.0, "capped at 10");
         assert_eq!(scores.error_responses, 0.0);
         assert_eq!(scores.rejected_payloads, 0.0);
         // The server scores nobody.
-        assert!(server_store.all_peer_scores().unwrap().is_empty());
+        assert!(server_store.is_empty());
     })
     .await;
 }
@@ -174,14 +175,14 @@ async fn a_lying_server_is_scored_and_only_the_honest_chain_promoted() {
         assert!(joined, "the liar was never asked for block 299");
         assert_promoted_in_parent_order(&promoted, &blocks, 101, 299);
 
-        let liar_scores = client.store.peer_scores(&liar).unwrap().req_resp;
+        let liar_scores = client.store.peer_scores(&liar).req_resp;
         assert!(
             liar_scores.rejected_payloads >= 1.0,
             "liar not scored: {liar_scores:?}"
         );
-        assert!(client.store.app_score(&liar).unwrap() < 0.0);
+        assert!(client.store.app_score(&liar) < 0.0);
         for (peer, _) in &honest {
-            let scores = client.store.peer_scores(peer).unwrap().req_resp;
+            let scores = client.store.peer_scores(peer).req_resp;
             assert_eq!(scores.rejected_payloads, 0.0, "{peer}: {scores:?}");
             assert_eq!(scores.error_responses, 0.0, "{peer}: {scores:?}");
         }
@@ -238,10 +239,10 @@ async fn not_found_cancels_the_range_without_penalty() {
         assert!(cancelled);
         // Everything else the range queued is gone; nothing more will be asked.
         assert_eq!(client.swarm.behaviour().queued_requests(), 0);
-        let scores = client.store.peer_scores(&server_id).unwrap().req_resp;
+        let scores = client.store.peer_scores(&server_id).req_resp;
         assert_eq!(scores.error_responses, 0.0);
         assert_eq!(scores.valid_responses, 0.0);
-        assert_eq!(client.store.app_score(&server_id).unwrap(), 0.0);
+        assert_eq!(client.store.app_score(&server_id), 0.0);
 
         // A later range (the driver's next gap check) is scheduled again.
         let again = client

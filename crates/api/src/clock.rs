@@ -1,5 +1,6 @@
-//! Injected time: every rate limit, deadline and range check reads a [`Clock`], so tests drive
-//! time by hand instead of sleeping.
+//! Injected time: the one clock every op-p2p crate reads. Rate limits and stream deadlines use
+//! its monotonic time, ban expiry, score decay, GC and the gossip timestamp window its wall
+//! clock, so tests drive all of them by hand with a [`ManualClock`] instead of sleeping.
 
 use std::{
     collections::HashMap,
@@ -14,11 +15,14 @@ use std::{
 /// A future that completes at a [`Clock`] deadline.
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// The time source of the sync behaviour and its codec.
+/// A time source: monotonic time for durations and deadlines, wall-clock seconds for what is
+/// compared with block timestamps and stored expiries.
 ///
-/// Monotonic time ([`now`](Clock::now)) drives the token buckets and the stream deadlines;
-/// wall-clock time ([`unix_time`](Clock::unix_time)) only decides which block numbers a server
-/// may already have (op-node's `TargetBlockNumber(now)`).
+/// Monotonic time ([`now`](Clock::now)) drives token buckets and stream deadlines; wall-clock
+/// time ([`unix_time`](Clock::unix_time)) decides which block numbers a server may already have
+/// (op-node's `TargetBlockNumber(now)`), the gossip timestamp window, ban expiry and score
+/// retention. Implementations must be cheap and non-blocking: every behaviour reads the clock
+/// on the swarm task.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// Monotonic time since an arbitrary origin fixed when the clock was made.
     fn now(&self) -> Duration;
@@ -85,7 +89,9 @@ pub struct ManualClock {
 #[derive(Debug)]
 struct ManualState {
     now: Duration,
+    /// The wall clock read `unix_origin` when the monotonic clock read `unix_origin_at`.
     unix_origin: u64,
+    unix_origin_at: Duration,
     next_sleeper: u64,
     sleepers: HashMap<u64, Waker>,
     /// Tasks waiting in [`ManualClock::wait_for_sleepers`].
@@ -99,11 +105,25 @@ impl ManualClock {
             inner: Arc::new(Mutex::new(ManualState {
                 now: Duration::ZERO,
                 unix_origin: unix_time,
+                unix_origin_at: Duration::ZERO,
                 next_sleeper: 0,
                 sleepers: HashMap::new(),
                 watchers: Vec::new(),
             })),
         }
+    }
+
+    /// Moves time forward by `secs` seconds (both clocks) and wakes every sleeper.
+    pub fn advance_secs(&self, secs: u64) {
+        self.advance(Duration::from_secs(secs));
+    }
+
+    /// Sets the wall clock to `unix_time` (it may go backwards, as a host's clock can); the
+    /// monotonic clock does not move.
+    pub fn set_unix_time(&self, unix_time: u64) {
+        let mut state = self.state();
+        state.unix_origin = unix_time;
+        state.unix_origin_at = state.now;
     }
 
     /// Moves time forward by `by` (both clocks) and wakes every sleeper.
@@ -145,6 +165,13 @@ impl ManualClock {
     }
 }
 
+impl Default for ManualClock {
+    /// A clock at the epoch.
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
 impl Clock for ManualClock {
     fn now(&self) -> Duration {
         self.state().now
@@ -152,7 +179,8 @@ impl Clock for ManualClock {
 
     fn unix_time(&self) -> u64 {
         let state = self.state();
-        state.unix_origin.saturating_add(state.now.as_secs())
+        let elapsed = state.now.saturating_sub(state.unix_origin_at);
+        state.unix_origin.saturating_add(elapsed.as_secs())
     }
 
     fn sleep_until(&self, deadline: Duration) -> Sleep {
@@ -219,6 +247,22 @@ mod tests {
         clock.advance(Duration::from_millis(2_500));
         assert_eq!(clock.now(), Duration::from_millis(2_500));
         assert_eq!(clock.unix_time(), 1_002);
+    }
+
+    #[test]
+    fn manual_wall_clock_can_be_set_back_and_forth() {
+        let clock = ManualClock::new(100);
+        clock.advance_secs(5);
+        assert_eq!(clock.unix_time(), 105);
+        clock.set_unix_time(7);
+        assert_eq!(clock.unix_time(), 7);
+        assert_eq!(clock.now(), Duration::from_secs(5));
+        clock.advance_secs(3);
+        assert_eq!(clock.unix_time(), 10);
+        clock.set_unix_time(u64::MAX);
+        clock.advance_secs(1);
+        assert_eq!(clock.unix_time(), u64::MAX);
+        assert_eq!(ManualClock::default().unix_time(), 0);
     }
 
     #[test]
