@@ -4,12 +4,17 @@
 //!
 //! - `cargo xtask devnet [ARGS...]`: system setup, then `cargo run --release -p op-p2p-node --
 //!   devnet ARGS...`.
-//! - `cargo xtask ci`: system setup, format check, clippy, tests, doc tests and docs, stopping
-//!   at the first failure. This is the command CI runs (through `.ci/run`).
+//! - `cargo xtask ci`: system setup, format check, the dependency guard, the packaging and
+//!   per-feature checks, clippy, tests, doc tests and docs, stopping at the first failure. This
+//!   is the command CI runs (through `.ci/run`).
 //! - `cargo xtask setup`: only the system setup (see [`setup`]).
+//! - `cargo xtask deps`, `features`, `package [--verify]`: one check each (see [`guards`]).
 //! - `cargo xtask bench [CRATE...] [-- CRITERION_ARGS...]`: criterion benchmarks.
 //! - `cargo xtask fuzz-build`: builds the cargo-fuzz targets in `fuzz/` on nightly.
 
+mod guards;
+mod json;
+mod metadata;
 mod setup;
 
 use std::{
@@ -21,17 +26,26 @@ use std::{
     time::{Duration, Instant},
 };
 
+use guards::Verify;
+
 const USAGE: &str = "\
 Usage: cargo xtask <COMMAND>
 
 Commands:
   devnet [ARGS...]               setup, then `cargo run --release -p op-p2p-node -- devnet ARGS`
                                  (5 local node processes gossip 30 blocks; `-- --help` for ARGS)
-  ci                             setup, fmt check, clippy, tests (nextest if installed), doc
-                                 tests and rustdoc with -D warnings; stops at the first failure
+  ci                             setup, fmt check, deps, package, features, clippy, tests
+                                 (nextest if installed), doc tests and rustdoc with -D warnings;
+                                 stops at the first failure
   setup                          check for the system packages the build needs (C and C++
                                  compilers, libclang, clang) and apt-get install the missing ones
                                  (as root or with `sudo -n`; else print the command to run)
+  deps                           fail if op-p2p-types, -api, -gossip, -gating or -reqresp-sync
+                                 depends on rocksdb, librocksdb-sys, bindgen, clang-sys or libp2p
+  features                       check each library crate alone with default features, no
+                                 features and each feature (like `cargo hack --each-feature`)
+  package [--verify]             metadata and file checks, then `cargo package --no-verify` for
+                                 every publishable crate; `--verify` builds the packages too
   bench [CRATE...] [-- ARGS...]  cargo bench for op-p2p-<CRATE> (default: the whole workspace);
                                  ARGS after `--` go to criterion, e.g. `--save-baseline main`
   fuzz-build                     build the cargo-fuzz targets in fuzz/ (nightly + cargo-fuzz)
@@ -53,6 +67,8 @@ enum Error {
     Failed { cmd: String, status: ExitStatus },
     /// Something the command needs is missing; the message says how to get it.
     Setup(String),
+    /// A project check found problems; they were printed above the message.
+    Check(String),
 }
 
 impl fmt::Display for Error {
@@ -61,7 +77,7 @@ impl fmt::Display for Error {
             Self::Usage(msg) => write!(f, "{msg}\n\n{USAGE}"),
             Self::Spawn { cmd, source } => write!(f, "could not run `{cmd}`: {source}"),
             Self::Failed { cmd, status } => write!(f, "`{cmd}` failed ({status})"),
-            Self::Setup(msg) => f.write_str(msg),
+            Self::Setup(msg) | Self::Check(msg) => f.write_str(msg),
         }
     }
 }
@@ -80,6 +96,10 @@ fn main() -> ExitCode {
         Some("devnet") => devnet(&args[1..]),
         Some("ci") if args.len() == 1 => ci(),
         Some("setup") if args.len() == 1 => setup::ensure_system_packages(),
+        Some("deps") if args.len() == 1 => guards::deps(),
+        Some("features") if args.len() == 1 => guards::features(),
+        Some("package") if args.len() == 1 => guards::package(Verify::No),
+        Some("package") if args.len() == 2 && args[1] == "--verify" => guards::package(Verify::Yes),
         Some("bench") => bench(&args[1..]),
         Some("fuzz-build") if args.len() == 1 => fuzz_build(),
         Some(other) => Err(Error::Usage(format!(
@@ -225,6 +245,13 @@ fn ci() -> Result {
     let mut steps = vec![
         Step::task("setup", setup::ensure_system_packages),
         Step::cargo("fmt", &["fmt", "--all", "--check"]),
+        // The guards are cheap (no build, or check builds that clippy reuses) and say more
+        // precisely what is wrong than a later failure would, so they go first.
+        Step::task("deps", guards::deps),
+        // `--no-verify`: verifying builds each packaged crate outside the workspace; see
+        // `cargo xtask package --verify` and README.md for what that costs.
+        Step::task("package", || guards::package(Verify::No)),
+        Step::task("features", guards::features),
         Step::cargo(
             "clippy",
             &[
