@@ -212,14 +212,50 @@ pub(crate) fn features() -> Result {
     }
 }
 
-/// Profile settings from the root `Cargo.toml` that decide whether RocksDB's C++ build is shared.
+/// The root manifest's `[profile.*]` settings as `--config` values, e.g.
+/// `profile.dev.package.librocksdb-sys.debug=false`.
+///
 /// `cargo package` verifies each crate as a workspace of its own, which does not see the root
-/// manifest's profiles: without these the verify build would compile RocksDB once more.
-const VERIFY_PROFILE: &[&str] = &[
-    "profile.dev.debug=\"line-tables-only\"",
-    "profile.dev.build-override.debug=true",
-    "profile.dev.package.librocksdb-sys.debug=false",
-];
+/// manifest's profiles; with different profile settings RocksDB's build-script run gets another
+/// hash and its C++ is compiled once more (measured: it was). Passed as `--config`, they make the
+/// verify builds share RocksDB (and the rest) with clippy and the tests. Handles the one-line
+/// `key = value` form the root manifest uses.
+fn profile_settings(manifest: &str) -> Vec<String> {
+    let mut table: Option<&str> = None;
+    let mut settings = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[') {
+            table = header
+                .strip_suffix(']')
+                .filter(|t| !t.starts_with('[') && t.starts_with("profile."));
+            continue;
+        }
+        let Some(table) = table else { continue };
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let (key, value) = (key.trim(), strip_comment(value).trim());
+        if key.is_empty() || key.starts_with('#') || value.is_empty() {
+            continue;
+        }
+        settings.push(format!("{table}.{key}={value}"));
+    }
+    settings
+}
+
+/// `value` without a trailing `# comment` (a `#` inside a string stays).
+fn strip_comment(value: &str) -> &str {
+    let mut in_string = None;
+    for (i, c) in value.char_indices() {
+        match (c, in_string) {
+            ('"' | '\'', None) => in_string = Some(c),
+            (c, Some(quote)) if c == quote => in_string = None,
+            ('#', None) => return &value[..i],
+            _ => {}
+        }
+    }
+    value
+}
 
 /// How much `cargo xtask package` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,8 +358,11 @@ pub(crate) fn package(verify: Verify) -> Result {
             cmd.arg("--no-verify");
         }
         Verify::Yes => {
-            for setting in VERIFY_PROFILE {
-                cmd.args(["--config", setting]);
+            let root = crate::workspace_root()?.join("Cargo.toml");
+            let manifest = fs::read_to_string(&root)
+                .map_err(|e| Error::Setup(format!("cannot read {}: {e}", root.display())))?;
+            for setting in profile_settings(&manifest) {
+                cmd.args(["--config", &setting]);
             }
         }
     }
@@ -403,7 +442,40 @@ fn escapes(base: &Path, rel: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{forbidden_paths, outside_paths};
+    use super::{forbidden_paths, outside_paths, profile_settings};
+
+    #[test]
+    fn root_profiles_as_config_values() {
+        let manifest = r#"
+[workspace.package]
+version = "0.1.0"
+
+[profile.dev]
+# Line tables keep backtraces useful.
+debug = "line-tables-only"   # a comment with a "quote"
+
+[profile.dev.build-override]
+debug = true
+
+[profile.dev.package.librocksdb-sys]
+debug = false
+
+[[bench]]
+name = "x"
+"#;
+        assert_eq!(
+            profile_settings(manifest),
+            [
+                "profile.dev.debug=\"line-tables-only\"",
+                "profile.dev.build-override.debug=true",
+                "profile.dev.package.librocksdb-sys.debug=false",
+            ]
+        );
+        assert_eq!(
+            profile_settings("[profile.x]\nstrip = \"a#b\" # c\n"),
+            ["profile.x.strip=\"a#b\""]
+        );
+    }
 
     #[test]
     fn first_path_to_each_forbidden_crate() {
