@@ -1,6 +1,7 @@
 //! Checks that keep the crates usable one at a time: `deps` (what the lower crates may pull
-//! in), `features` (every library crate builds alone with each of its features) and `package`
-//! (every crate packages as it would be published).
+//! in), `deny` (bans, licenses and sources of the whole graph), `features` (every library crate
+//! builds alone with each of its features) and `package` (every crate packages as it would be
+//! published).
 
 use std::{
     fs,
@@ -109,6 +110,49 @@ fn forbidden_paths(tree: &str) -> Vec<String> {
         }
     }
     paths
+}
+
+/// The cargo-deny release CI installs (`cargo install --locked`, from crates.io): pinned so a
+/// new release cannot change what CI checks. Installing it took 3 min 33 s on the 2-core machine
+/// (141 crates); a machine that has it skips that.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+/// `cargo deny check bans licenses sources` with `deny.toml`, installing cargo-deny first if
+/// this version is missing. Not `advisories`: the RustSec database is fetched from GitHub,
+/// which CI cannot reach.
+pub(crate) fn deny() -> Result {
+    let installed = cargo(&["deny", "--version"])
+        .ok()
+        .and_then(|mut cmd| cmd.stderr(std::process::Stdio::null()).output().ok())
+        .filter(|out| out.status.success())
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned());
+    let wanted = format!("cargo-deny {CARGO_DENY_VERSION}");
+    if installed.as_deref() == Some(wanted.as_str()) {
+        println!("{wanted} is installed");
+    } else {
+        println!(
+            "{} found; installing {wanted} from crates.io (about 3.5 min on 2 cores)",
+            installed.as_deref().unwrap_or("no cargo-deny")
+        );
+        let mut install = cargo(&[
+            "install",
+            "--locked",
+            &format!("cargo-deny@{CARGO_DENY_VERSION}"),
+        ])?;
+        println!("--> {}", display(&install));
+        run(&mut install)?;
+    }
+    let mut check = cargo(&[
+        "deny",
+        "--locked",
+        "check",
+        "--hide-inclusion-graph",
+        "bans",
+        "licenses",
+        "sources",
+    ])?;
+    println!("--> {}", display(&check));
+    run(&mut check)
 }
 
 /// Runs `cmd`, echoing its stderr only if it fails, and returns its stdout.

@@ -8,7 +8,8 @@
 //!   per-feature checks, clippy, tests, doc tests and docs, stopping at the first failure. This
 //!   is the command CI runs (through `.ci/run`).
 //! - `cargo xtask setup`: only the system setup (see [`setup`]).
-//! - `cargo xtask deps`, `features`, `package [--no-verify]`: one check each (see [`guards`]).
+//! - `cargo xtask deps`, `deny`, `features`, `package [--no-verify]`: one check each (see
+//!   [`guards`]).
 //! - `cargo xtask bench [CRATE...] [-- CRITERION_ARGS...]`: criterion benchmarks.
 //! - `cargo xtask fuzz-build`: builds the cargo-fuzz targets in `fuzz/` on nightly.
 
@@ -34,7 +35,7 @@ Usage: cargo xtask <COMMAND>
 Commands:
   devnet [ARGS...]               setup, then `cargo run --release -p op-p2p-node -- devnet ARGS`
                                  (5 local node processes gossip 30 blocks; `-- --help` for ARGS)
-  ci                             setup, fmt check, deps, package --verify, features, clippy,
+  ci                             setup, fmt check, deps, deny, package, features, clippy,
                                  tests (nextest if installed), doc tests and rustdoc with
                                  -D warnings; stops at the first failure
   setup                          check for the system packages the build needs (C and C++
@@ -42,6 +43,8 @@ Commands:
                                  (as root or with `sudo -n`; else print the command to run)
   deps                           fail if op-p2p-types, -api, -gossip, -gating or -reqresp-sync
                                  depends on rocksdb, librocksdb-sys, bindgen, clang-sys or libp2p
+  deny                           cargo deny check bans licenses sources (installs cargo-deny
+                                 0.20.2 with `cargo install --locked` if missing)
   features                       check each library crate alone with default features, no
                                  features and each feature (like `cargo hack --each-feature`)
   package [--no-verify]          metadata and file checks, then `cargo package` for every
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Some("ci") if args.len() == 1 => ci(),
         Some("setup") if args.len() == 1 => setup::ensure_system_packages(),
         Some("deps") if args.len() == 1 => guards::deps(),
+        Some("deny") if args.len() == 1 => guards::deny(),
         Some("features") if args.len() == 1 => guards::features(),
         Some("package") if args.len() == 1 => guards::package(Verify::Yes),
         Some("package") if args.len() == 2 && args[1] == "--no-verify" => {
@@ -251,6 +255,7 @@ fn ci() -> Result {
         // The guards are cheap (no build, or check builds that clippy reuses) and say more
         // precisely what is wrong than a later failure would, so they go first.
         Step::task("deps", guards::deps),
+        Step::task("deny", guards::deny),
         // With verification: building every packaged crate from its `.crate` file costs ~25 s
         // warm and 1-2 min on top of a cold run, since it shares RocksDB and most dependencies
         // with clippy and the tests (see `guards::profile_settings`).
