@@ -34,7 +34,7 @@ Usage: cargo xtask <COMMAND>
 
 Commands:
   devnet [ARGS...]               setup, then `cargo run --release -p op-p2p-node -- devnet ARGS`
-                                 (5 local node processes gossip 30 blocks; `-- --help` for ARGS)
+                                 (5 local node processes gossip 30 blocks; ARGS: `devnet --help`)
   ci                             setup, fmt check, deps, deny, package, features, clippy,
                                  tests (nextest if installed), doc tests and rustdoc with
                                  -D warnings; stops at the first failure
