@@ -2,10 +2,21 @@
 //!
 //! This crate is deliberately dependency-free: it is the first thing compiled in every CI run.
 //!
-//! - `cargo xtask ci`: format check, clippy, tests, doc tests and docs, stopping at the first
-//!   failure. This is the command CI runs (through `.ci/run`).
+//! - `cargo xtask devnet [ARGS...]`: system setup, then `cargo run --release -p op-p2p-node --
+//!   devnet ARGS...`.
+//! - `cargo xtask ci`: system setup, format check, the dependency guard, the packaging and
+//!   per-feature checks, clippy, tests, doc tests and docs, stopping at the first failure. This
+//!   is the command CI runs (through `.ci/run`).
+//! - `cargo xtask setup`: only the system setup (see [`setup`]).
+//! - `cargo xtask deps`, `deny`, `features`, `package [--no-verify]`: one check each (see
+//!   [`guards`]).
 //! - `cargo xtask bench [CRATE...] [-- CRITERION_ARGS...]`: criterion benchmarks.
 //! - `cargo xtask fuzz-build`: builds the cargo-fuzz targets in `fuzz/` on nightly.
+
+mod guards;
+mod json;
+mod metadata;
+mod setup;
 
 use std::{
     env,
@@ -16,12 +27,29 @@ use std::{
     time::{Duration, Instant},
 };
 
+use guards::Verify;
+
 const USAGE: &str = "\
 Usage: cargo xtask <COMMAND>
 
 Commands:
-  ci                             fmt check, clippy, tests (nextest if installed), doc tests and
-                                 rustdoc with -D warnings; stops at the first failure
+  devnet [ARGS...]               setup, then `cargo run --release -p op-p2p-node -- devnet ARGS`
+                                 (5 local node processes gossip 30 blocks; ARGS: `devnet --help`)
+  ci                             setup, fmt check, deps, deny, package, features, clippy,
+                                 tests (nextest if installed), doc tests and rustdoc with
+                                 -D warnings; stops at the first failure
+  setup                          check for the system packages the build needs (C and C++
+                                 compilers, libclang, clang) and apt-get install the missing ones
+                                 (as root or with `sudo -n`; else print the command to run)
+  deps                           fail if op-p2p-types, -api, -gossip, -gating or -reqresp-sync
+                                 depends on rocksdb, librocksdb-sys, bindgen, clang-sys or libp2p
+  deny                           cargo deny check bans licenses sources (installs cargo-deny
+                                 0.20.2 with `cargo install --locked` if missing)
+  features                       check each library crate alone with default features, no
+                                 features and each feature (like `cargo hack --each-feature`)
+  package [--no-verify]          metadata and file checks, then `cargo package` for every
+                                 publishable crate, building each from its .crate file
+                                 (`--no-verify`: packages only, seconds)
   bench [CRATE...] [-- ARGS...]  cargo bench for op-p2p-<CRATE> (default: the whole workspace);
                                  ARGS after `--` go to criterion, e.g. `--save-baseline main`
   fuzz-build                     build the cargo-fuzz targets in fuzz/ (nightly + cargo-fuzz)
@@ -29,6 +57,7 @@ Commands:
 
 Environment:
   CARGO                          cargo binary to run (set by `cargo xtask`; default: cargo)
+  XTASK_NO_INSTALL               if set, setup prints the apt-get command instead of running it
 ";
 
 /// Why an xtask command failed.
@@ -42,6 +71,8 @@ enum Error {
     Failed { cmd: String, status: ExitStatus },
     /// Something the command needs is missing; the message says how to get it.
     Setup(String),
+    /// A project check found problems; they were printed above the message.
+    Check(String),
 }
 
 impl fmt::Display for Error {
@@ -50,7 +81,7 @@ impl fmt::Display for Error {
             Self::Usage(msg) => write!(f, "{msg}\n\n{USAGE}"),
             Self::Spawn { cmd, source } => write!(f, "could not run `{cmd}`: {source}"),
             Self::Failed { cmd, status } => write!(f, "`{cmd}` failed ({status})"),
-            Self::Setup(msg) => f.write_str(msg),
+            Self::Setup(msg) | Self::Check(msg) => f.write_str(msg),
         }
     }
 }
@@ -66,7 +97,16 @@ fn main() -> ExitCode {
             print!("{USAGE}");
             Ok(())
         }
+        Some("devnet") => devnet(&args[1..]),
         Some("ci") if args.len() == 1 => ci(),
+        Some("setup") if args.len() == 1 => setup::ensure_system_packages(),
+        Some("deps") if args.len() == 1 => guards::deps(),
+        Some("deny") if args.len() == 1 => guards::deny(),
+        Some("features") if args.len() == 1 => guards::features(),
+        Some("package") if args.len() == 1 => guards::package(Verify::Yes),
+        Some("package") if args.len() == 2 && args[1] == "--no-verify" => {
+            guards::package(Verify::No)
+        }
         Some("bench") => bench(&args[1..]),
         Some("fuzz-build") if args.len() == 1 => fuzz_build(),
         Some(other) => Err(Error::Usage(format!(
@@ -152,19 +192,49 @@ fn probe(cmd: &mut Command) -> bool {
         .is_ok_and(|status| status.success())
 }
 
-/// One CI step: a name for the summary and the cargo arguments and environment to run it with.
+/// One CI step: a name for the summary and what it runs.
 struct Step {
     name: &'static str,
-    args: &'static [&'static str],
-    envs: &'static [(&'static str, &'static str)],
+    action: Action,
+}
+
+enum Action {
+    /// `cargo <args>` with extra environment variables.
+    Cargo {
+        args: &'static [&'static str],
+        envs: &'static [(&'static str, &'static str)],
+    },
+    /// An xtask function that prints its own progress.
+    Task(fn() -> Result),
 }
 
 impl Step {
-    const fn new(name: &'static str, args: &'static [&'static str]) -> Self {
+    const fn cargo(name: &'static str, args: &'static [&'static str]) -> Self {
         Self {
             name,
-            args,
-            envs: &[],
+            action: Action::Cargo { args, envs: &[] },
+        }
+    }
+
+    const fn task(name: &'static str, task: fn() -> Result) -> Self {
+        Self {
+            name,
+            action: Action::Task(task),
+        }
+    }
+
+    fn run(&self) -> Result {
+        match &self.action {
+            Action::Cargo { args, envs } => {
+                let mut cmd = cargo(args)?;
+                cmd.envs(envs.iter().copied());
+                println!("\n==> [{}] {}", self.name, display(&cmd));
+                run(&mut cmd)
+            }
+            Action::Task(task) => {
+                println!("\n==> [{}] cargo xtask {}", self.name, self.name);
+                task()
+            }
         }
     }
 }
@@ -180,8 +250,18 @@ fn ci() -> Result {
     let has_nextest = cargo(&["nextest", "--version"]).is_ok_and(|mut cmd| probe(&mut cmd));
 
     let mut steps = vec![
-        Step::new("fmt", &["fmt", "--all", "--check"]),
-        Step::new(
+        Step::task("setup", setup::ensure_system_packages),
+        Step::cargo("fmt", &["fmt", "--all", "--check"]),
+        // The guards are cheap (no build, or check builds that clippy reuses) and say more
+        // precisely what is wrong than a later failure would, so they go first.
+        Step::task("deps", guards::deps),
+        Step::task("deny", guards::deny),
+        // With verification: building every packaged crate from its `.crate` file costs ~25 s
+        // warm and 1-2 min on top of a cold run, since it shares RocksDB and most dependencies
+        // with clippy and the tests (see `guards::profile_settings`).
+        Step::task("package", || guards::package(Verify::Yes)),
+        Step::task("features", guards::features),
+        Step::cargo(
             "clippy",
             &[
                 "clippy",
@@ -196,7 +276,7 @@ fn ci() -> Result {
         ),
     ];
     if has_nextest {
-        steps.push(Step::new(
+        steps.push(Step::cargo(
             "test (nextest)",
             &[
                 "nextest",
@@ -207,7 +287,7 @@ fn ci() -> Result {
             ],
         ));
         // nextest does not run doctests.
-        steps.push(Step::new(
+        steps.push(Step::cargo(
             "doctest",
             &["test", "--workspace", "--all-features", "--doc", "--locked"],
         ));
@@ -215,21 +295,23 @@ fn ci() -> Result {
         println!(
             "xtask: cargo-nextest not found, falling back to `cargo test` (includes doctests)"
         );
-        steps.push(Step::new(
+        steps.push(Step::cargo(
             "test",
             &["test", "--workspace", "--all-features", "--locked"],
         ));
     }
     steps.push(Step {
         name: "doc",
-        args: &[
-            "doc",
-            "--workspace",
-            "--no-deps",
-            "--all-features",
-            "--locked",
-        ],
-        envs: &[("RUSTDOCFLAGS", "-D warnings")],
+        action: Action::Cargo {
+            args: &[
+                "doc",
+                "--workspace",
+                "--no-deps",
+                "--all-features",
+                "--locked",
+            ],
+            envs: &[("RUSTDOCFLAGS", "-D warnings")],
+        },
     });
 
     let total = Instant::now();
@@ -240,11 +322,8 @@ fn ci() -> Result {
             outcomes.push(Outcome::Skipped);
             continue;
         }
-        let mut cmd = cargo(step.args)?;
-        cmd.envs(step.envs.iter().copied());
-        println!("\n==> [{}] {}", step.name, display(&cmd));
         let start = Instant::now();
-        let result = run(&mut cmd);
+        let result = step.run();
         let elapsed = start.elapsed();
         match result {
             Ok(()) => {
@@ -282,6 +361,15 @@ fn ci() -> Result {
     failure.map_or(Ok(()), Err)
 }
 
+/// The local devnet: system setup, then the node binary's `devnet` command in release mode.
+fn devnet(args: &[String]) -> Result {
+    setup::ensure_system_packages()?;
+    let mut cmd = cargo(&["run", "--release", "-p", "op-p2p-node", "--", "devnet"])?;
+    cmd.args(args);
+    println!("==> {}", display(&cmd));
+    run(&mut cmd)
+}
+
 fn bench(args: &[String]) -> Result {
     let (crates, passthrough) = match args.iter().position(|a| a == "--") {
         Some(i) => (&args[..i], &args[i + 1..]),
@@ -309,6 +397,8 @@ fn bench(args: &[String]) -> Result {
             })
             .collect()
     };
+    // The benches build RocksDB (peerstore) and secp256k1's C.
+    setup::ensure_system_packages()?;
     for selection in selections {
         let mut cmd = cargo(&["bench"])?;
         cmd.args(selection).args(["--bench", "*"]);
