@@ -4,8 +4,8 @@
 //! published).
 
 use std::{
-    fs,
-    path::{Component, Path},
+    env, fs,
+    path::{Component, Path, PathBuf},
     time::Instant,
 };
 
@@ -302,6 +302,44 @@ fn strip_comment(value: &str) -> &str {
     value
 }
 
+/// Makes the verification builds compile what is packaged now. The packaged crates reach the
+/// verification through a local registry overlay, and cargo treats registry sources as
+/// immutable: an unchanged version (0.1.0 on every run) would reuse the sources extracted and the
+/// artifacts built by an earlier run, verifying old code. So the overlay's extracted sources
+/// (`$CARGO_HOME/registry/src/-<hash>/<name>-<version>`) and the fingerprints of every build of
+/// these crates are removed first; the workspace crates rebuild in a minute (CI's fresh clone
+/// rebuilds them anyway), RocksDB and the other registry crates are untouched.
+fn forget_packaged_builds(names: &[&str]) -> Result {
+    let home = env::var_os("CARGO_HOME").map_or_else(
+        || PathBuf::from(env::var_os("HOME").unwrap_or_default()).join(".cargo"),
+        PathBuf::from,
+    );
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || crate::workspace_root().map(|root| root.join("target")),
+        |dir| Ok(PathBuf::from(dir)),
+    )?;
+    let overlay_sources = fs::read_dir(home.join("registry/src"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('-'))
+        .map(|e| e.path());
+    let fingerprints = ["debug", "release"]
+        .into_iter()
+        .map(|profile| target.join(profile).join(".fingerprint"));
+    for dir in overlay_sources.chain(fingerprints) {
+        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if names.iter().any(|n| file.starts_with(&format!("{n}-"))) {
+                fs::remove_dir_all(entry.path()).map_err(|e| {
+                    Error::Setup(format!("cannot remove {}: {e}", entry.path().display()))
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How much `cargo xtask package` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verify {
@@ -403,6 +441,7 @@ pub(crate) fn package(verify: Verify) -> Result {
             cmd.arg("--no-verify");
         }
         Verify::Yes => {
+            forget_packaged_builds(&selected)?;
             let root = crate::workspace_root()?.join("Cargo.toml");
             let manifest = fs::read_to_string(&root)
                 .map_err(|e| Error::Setup(format!("cannot read {}: {e}", root.display())))?;

@@ -44,8 +44,8 @@ const TARGET: &str = "op_p2p::peerstore";
 ///   record and counts it ([`Books::dropped`]).
 /// - Gate rules are written at once ([`GateStore`]'s contract: a ban is stored when the call
 ///   returns); a RocksDB write into the write-ahead log takes ~1.5 µs.
-/// - The writer thread also runs the store's bounded GC every [`Config::gc_interval`]
-///   (crate::Config::gc_interval).
+/// - The writer thread also runs the store's bounded GC every
+///   [`Config::gc_interval`](crate::Config::gc_interval).
 ///
 /// [`Books::flush`] waits until every queued write is applied and flushes RocksDB: the node's
 /// clean-shutdown step. Dropping the last clone stops the writer after it has drained.

@@ -25,7 +25,8 @@ pub const DEFAULT_GC_MAX_SCANNED_PER_RUN: usize = 200_000;
 /// Peer store configuration.
 ///
 /// Built with `with_*` setters on [`Config::default`], which are op-node's defaults at a 2 s
-/// block time; [`Config::from_rollup_config`] takes the block time from the rollup config.
+/// block time; [`Config::with_block_time`] sets the rollup's block time (the store takes a
+/// duration, not the rollup config, so it does not depend on `op-p2p-types`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     block_time: Duration,

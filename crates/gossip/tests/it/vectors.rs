@@ -23,10 +23,7 @@ fn expected_outcome(result: &str) -> Outcome {
 
 #[test]
 fn every_gossip_vector_gets_its_expected_verdict() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../types/testdata/gossip_valid.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/gossip_valid.json");
     let file: Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
     let vectors = file["vectors"].as_array().unwrap();
     assert_eq!(vectors.len(), 12);

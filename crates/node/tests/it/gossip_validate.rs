@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::common::run_with_stdin;
 
-fn types_testdata(name: &str) -> String {
-    format!("{}/../types/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+fn testdata(name: &str) -> String {
+    format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The JSON lines of a successful run.
@@ -68,8 +68,7 @@ fn strs(args: &[String]) -> Vec<&str> {
 #[test]
 fn every_vector_is_accepted_with_its_decoded_fields() {
     let file: Value =
-        serde_json::from_str(&fs::read_to_string(types_testdata("gossip_valid.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&fs::read_to_string(testdata("gossip_valid.json")).unwrap()).unwrap();
     for v in file["vectors"].as_array().unwrap() {
         let name = v["name"].as_str().unwrap();
         let chain_id = v["chain_id"].as_u64().unwrap().to_string();
@@ -116,11 +115,10 @@ fn every_vector_is_accepted_with_its_decoded_fields() {
 #[test]
 fn a_rollup_config_gives_the_chain_and_schedule() {
     let file: Value =
-        serde_json::from_str(&fs::read_to_string(types_testdata("gossip_valid.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&fs::read_to_string(testdata("gossip_valid.json")).unwrap()).unwrap();
     let v = &file["vectors"][0];
     assert_eq!(v["chain_id"], 10);
-    let rollup = types_testdata("rollup_op_mainnet.json");
+    let rollup = testdata("rollup_op_mainnet.json");
     let now = v["validation_now_unix"].as_u64().unwrap().to_string();
     let args = [
         "gossip",

@@ -15,7 +15,7 @@ use crate::common::{
 
 fn vectors() -> Value {
     let path = format!(
-        "{}/../types/testdata/payload_by_number.json",
+        "{}/testdata/payload_by_number.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

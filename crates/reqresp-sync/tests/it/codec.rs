@@ -25,7 +25,7 @@ use crate::{
 
 fn vectors() -> Value {
     let path = format!(
-        "{}/../types/testdata/payload_by_number.json",
+        "{}/testdata/payload_by_number.json",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
