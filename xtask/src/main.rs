@@ -1,6 +1,7 @@
 //! Project commands, run as `cargo xtask <command>` (the alias lives in `.cargo/config.toml`).
 //!
-//! This crate is deliberately dependency-free: it is the first thing compiled in every CI run.
+//! This crate keeps its dependencies to `serde_json` (for `cargo metadata`): it is the first thing
+//! compiled in every CI run.
 //!
 //! - `cargo xtask devnet [ARGS...]`: system setup, then `cargo run --release -p op-p2p-node --
 //!   devnet ARGS...`.
@@ -14,7 +15,6 @@
 //! - `cargo xtask fuzz-build`: builds the cargo-fuzz targets in `fuzz/` on nightly.
 
 mod guards;
-mod json;
 mod metadata;
 mod setup;
 

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::{Error, Result, cargo, json::Json};
+use serde_json::Value;
+
+use crate::{Error, Result, cargo};
 
 /// One workspace member, with the manifest fields the checks look at.
 #[derive(Debug)]
@@ -52,16 +54,17 @@ pub(crate) fn workspace_packages() -> Result<Vec<Package>> {
         });
     }
     let text = String::from_utf8_lossy(&output.stdout);
-    let json = Json::parse(&text).map_err(|e| Error::Setup(format!("`{line}`: {e}")))?;
+    let json: Value =
+        serde_json::from_str(&text).map_err(|e| Error::Setup(format!("`{line}`: {e}")))?;
     let packages = json
         .get("packages")
-        .and_then(Json::as_array)
+        .and_then(Value::as_array)
         .ok_or_else(|| Error::Setup(format!("`{line}` printed no `packages`")))?;
     packages.iter().map(package).collect()
 }
 
-fn package(json: &Json) -> Result<Package> {
-    let text = |key: &str| json.get(key).and_then(Json::as_str).map(str::to_owned);
+fn package(json: &Value) -> Result<Package> {
+    let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_owned);
     let name = text("name").ok_or_else(|| Error::Setup("package without a name".to_owned()))?;
     let manifest = text("manifest_path")
         .ok_or_else(|| Error::Setup(format!("package {name} has no manifest_path")))?;
@@ -73,22 +76,23 @@ fn package(json: &Json) -> Result<Package> {
     let mut default_features = Vec::new();
     for (feature, enables) in json
         .get("features")
-        .and_then(Json::as_object)
-        .unwrap_or_default()
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
     {
         if feature == "default" {
-            default_features = enables.strings();
+            default_features = strings(enables);
         } else {
             features.push(feature.clone());
         }
     }
     let is_lib = json
         .get("targets")
-        .and_then(Json::as_array)
-        .unwrap_or_default()
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
         .iter()
         .any(|t| {
-            t.get("kind").map(Json::strings).is_some_and(|kinds| {
+            t.get("kind").map(strings).is_some_and(|kinds| {
                 kinds
                     .iter()
                     .any(|k| matches!(k.as_str(), "lib" | "rlib" | "dylib" | "proc-macro"))
@@ -97,15 +101,15 @@ fn package(json: &Json) -> Result<Package> {
     // `publish = false` is `[]`; unset or `true` is `null`; a registry list is non-empty.
     let publishable = json
         .get("publish")
-        .and_then(Json::as_array)
+        .and_then(Value::as_array)
         .is_none_or(|registries| !registries.is_empty());
     let versioned_self_dev_dep = json
         .get("dependencies")
-        .and_then(Json::as_array)
-        .unwrap_or_default()
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
         .iter()
         .any(|dep| {
-            let field = |key| dep.get(key).and_then(Json::as_str);
+            let field = |key| dep.get(key).and_then(Value::as_str);
             field("name") == Some(name.as_str())
                 && field("kind") == Some("dev")
                 && field("req").is_some_and(|req| req != "*")
@@ -123,4 +127,14 @@ fn package(json: &Json) -> Result<Package> {
         is_lib,
         publishable,
     })
+}
+
+/// The strings of an array of strings (other items are skipped); empty for a non-array.
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
 }
