@@ -3,9 +3,9 @@
 //! payload_by_number sync, in-memory stores, and TCP + noise + yamux. No swarm loop is copied
 //! from op-p2p: each behaviour runs its own timers and pipelines and reports events.
 //!
-//! `cargo run -p op-p2p-gossip --example embed` starts two such nodes on 127.0.0.1: the first
-//! publishes block 2 over gossip, the second receives it, fills the gap below it (block 1) with
-//! payload_by_number from the first, and both print what they saw.
+//! `cargo run -p op-p2p-gossip --features test-utils --example embed` starts two such nodes on
+//! 127.0.0.1: the first publishes block 2 over gossip, the second receives it, fills the gap
+//! below it (block 1) with payload_by_number from the first, and both print what they saw.
 
 use std::{sync::Arc, time::Duration};
 
