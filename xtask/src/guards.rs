@@ -12,7 +12,7 @@ use std::{
 use crate::{
     Error, Result, cargo, display,
     metadata::{Package, workspace_packages},
-    run,
+    output, run,
 };
 
 /// Crates that must build without RocksDB, libclang or the libp2p facade, so that another node
@@ -153,23 +153,6 @@ pub(crate) fn deny() -> Result {
     ])?;
     println!("--> {}", display(&check));
     run(&mut check)
-}
-
-/// Runs `cmd`, echoing its stderr only if it fails, and returns its stdout.
-fn output(cmd: &mut std::process::Command) -> Result<String> {
-    let line = display(cmd);
-    let out = cmd.output().map_err(|source| Error::Spawn {
-        cmd: line.clone(),
-        source,
-    })?;
-    if !out.status.success() {
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
-        return Err(Error::Failed {
-            cmd: line,
-            status: out.status,
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The feature sets `cargo hack check --each-feature` would check for `pkg`: default features,

@@ -170,6 +170,23 @@ fn display(cmd: &Command) -> String {
 }
 
 /// Runs `cmd` with inherited stdio and fails unless it exits successfully.
+/// Runs `cmd`, echoing its stderr only if it fails, and returns its stdout.
+fn output(cmd: &mut Command) -> Result<String> {
+    let line = display(cmd);
+    let out = cmd.output().map_err(|source| Error::Spawn {
+        cmd: line.clone(),
+        source,
+    })?;
+    if !out.status.success() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        return Err(Error::Failed {
+            cmd: line,
+            status: out.status,
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 fn run(cmd: &mut Command) -> Result {
     let line = display(cmd);
     let status = cmd.status().map_err(|source| Error::Spawn {

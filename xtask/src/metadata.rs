@@ -42,18 +42,7 @@ impl Package {
 pub(crate) fn workspace_packages() -> Result<Vec<Package>> {
     let mut cmd = cargo(&["metadata", "--no-deps", "--format-version", "1"])?;
     let line = crate::display(&cmd);
-    let output = cmd.output().map_err(|source| Error::Spawn {
-        cmd: line.clone(),
-        source,
-    })?;
-    if !output.status.success() {
-        eprint!("{}", String::from_utf8_lossy(&output.stderr));
-        return Err(Error::Failed {
-            cmd: line,
-            status: output.status,
-        });
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = crate::output(&mut cmd)?;
     let json: Value =
         serde_json::from_str(&text).map_err(|e| Error::Setup(format!("`{line}`: {e}")))?;
     let packages = json
