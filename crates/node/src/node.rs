@@ -241,15 +241,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     {
         warn!(target: TARGET, "swarm task did not stop in time");
     }
-    // Every queued score and identify write, then RocksDB's memtables.
-    let flushed = books.clone();
-    tokio::task::spawn_blocking(move || flushed.flush())
-        .await
-        .map_err(|e| Error::Database {
-            location: config.store.to_string(),
-            source: op_p2p_peerstore::Error::Thread(std::io::Error::other(e.to_string())),
-        })?
-        .map_err(database_error)?;
+    // Every queued score and identify write, then RocksDB's memtables. Blocking here is fine:
+    // the swarm task has stopped and nothing else is left to run.
+    books.flush().map_err(database_error)?;
     info!(target: TARGET, "stopped; database flushed");
     Ok(())
 }

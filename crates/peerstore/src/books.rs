@@ -8,7 +8,6 @@ use std::{
         atomic::{AtomicU64, Ordering},
         mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError},
     },
-    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -60,15 +59,6 @@ struct Inner {
     scores: Mutex<LruCache<PeerId, PeerScores>>,
     queue: SyncSender<Op>,
     dropped: AtomicU64,
-    writer: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The sender is dropped with `self`, so the writer drains and ends; it is not joined here
-        // (a drop must not wait), `Books::flush` is the step that waits.
-        let _ = self.writer.lock().map(|mut w| w.take());
-    }
 }
 
 enum Op {
@@ -90,7 +80,9 @@ impl Books {
         }
         let (queue, ops) = mpsc::sync_channel(BOOKS_QUEUE);
         let writer_store = store.clone();
-        let writer = std::thread::Builder::new()
+        // Detached: dropping the last `Books` drops the sender, so the thread drains the queue and
+        // ends; a drop must not wait for it, `Books::flush` is the step that waits.
+        std::thread::Builder::new()
             .name("op-p2p-peerstore".into())
             .spawn(move || write_loop(&writer_store, &ops))
             .map_err(Error::Thread)?;
@@ -100,7 +92,6 @@ impl Books {
                 scores: Mutex::new(cache),
                 queue,
                 dropped: AtomicU64::new(0),
-                writer: Mutex::new(Some(writer)),
             }),
         })
     }
