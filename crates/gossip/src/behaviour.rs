@@ -338,7 +338,6 @@ impl Behaviour {
         }
         self.report(result.message_id, result.source, result.reason);
         if let (Outcome::Accept, Some(envelope)) = (result.outcome, result.envelope) {
-            self.metrics.record_delivery(true);
             self.events.push_back(Event::Block(Box::new(UnsafePayload {
                 peer: result.source,
                 envelope,

@@ -28,7 +28,9 @@ pub trait Metrics: Send + Sync + 'static {
     }
 
     /// An accepted block was handed to the application (`delivered`), or dropped because the
-    /// application's channel was full or closed.
+    /// application's channel was full or closed. The behaviour only emits blocks
+    /// ([`Event::Block`](crate::Event::Block)); whoever forwards them to the application
+    /// records this (the node's swarm task does), so each block is counted once.
     fn record_delivery(&self, delivered: bool) {
         let _ = delivered;
     }
