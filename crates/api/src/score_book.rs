@@ -70,7 +70,7 @@ impl ScoreBook for NoopScoreBook {
 #[derive(Debug)]
 pub struct MemoryScoreBook {
     decay: f64,
-    entries: Mutex<HashMap<PeerId, PeerScores>>,
+    entries: Mutex<HashMap<PeerId, Entry>>,
     app_overrides: Mutex<HashMap<PeerId, f64>>,
 }
 
@@ -106,10 +106,7 @@ impl MemoryScoreBook {
 
     /// The last gossip snapshot stored for `peer`.
     pub fn gossip_scores(&self, peer: &PeerId) -> Option<GossipScores> {
-        lock(&self.entries)
-            .get(peer)
-            .map(|e| e.gossip)
-            .filter(|g| *g != GossipScores::default())
+        lock(&self.entries).get(peer).and_then(|e| e.gossip)
     }
 
     /// Whether no peer has a score entry.
@@ -119,8 +116,22 @@ impl MemoryScoreBook {
 
     /// Everything the book holds for `peer` (zeros when nothing).
     pub fn peer_scores(&self, peer: &PeerId) -> PeerScores {
-        lock(&self.entries).get(peer).copied().unwrap_or_default()
+        lock(&self.entries)
+            .get(peer)
+            .map(|e| PeerScores {
+                gossip: e.gossip.unwrap_or_default(),
+                req_resp: e.req_resp,
+            })
+            .unwrap_or_default()
     }
+}
+
+/// One peer's scores; `gossip` is `None` until a snapshot is recorded (a recorded snapshot of
+/// zeros is still one).
+#[derive(Debug, Clone, Copy, Default)]
+struct Entry {
+    req_resp: crate::scores::ReqRespScores,
+    gossip: Option<GossipScores>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -141,11 +152,12 @@ impl ScoreBook for MemoryScoreBook {
     fn peer_score(&self, peer: &PeerId) -> f64 {
         lock(&self.entries)
             .get(peer)
-            .map_or(0.0, |e| e.gossip.total)
+            .and_then(|e| e.gossip)
+            .map_or(0.0, |g| g.total)
     }
 
     fn record_gossip_scores(&self, peer: &PeerId, scores: GossipScores) {
-        lock(&self.entries).entry(*peer).or_default().gossip = scores;
+        lock(&self.entries).entry(*peer).or_default().gossip = Some(scores);
     }
 
     fn record_req_resp(&self, peer: &PeerId, event: ReqRespEvent) {
@@ -187,6 +199,10 @@ mod tests {
         };
         book.record_gossip_scores(&peer, scores);
         assert_eq!(book.gossip_scores(&peer), Some(scores));
+        // A snapshot of zeros is a snapshot too.
+        let other = PeerId::random();
+        book.record_gossip_scores(&other, GossipScores::default());
+        assert_eq!(book.gossip_scores(&other), Some(GossipScores::default()));
         assert_eq!(book.peer_score(&peer), 3.0);
         book.set_app_score(peer, 4.0);
         assert_eq!(book.app_score(&peer), 4.0);
