@@ -4,7 +4,7 @@
 use std::io;
 
 use futures::{AsyncRead, AsyncReadExt};
-use op_p2p_types::read_window as next_window;
+use op_p2p_types::read_window;
 
 /// Reads `io` to EOF into a buffer of at most `max` bytes; `Ok(None)` if the stream has more
 /// (at most `max + 1` bytes are ever read or allocated).
@@ -15,7 +15,7 @@ pub(crate) async fn read_to_end_capped<R: AsyncRead + Unpin>(
     let limit = max.saturating_add(1);
     let mut buf = Vec::new();
     loop {
-        let Some(window) = next_window(&mut buf, limit) else {
+        let Some(window) = read_window(&mut buf, limit) else {
             return Ok(None);
         };
         let start = window.start;
@@ -75,7 +75,7 @@ mod tests {
     fn buffers_never_exceed_the_cap() {
         let mut buf = Vec::new();
         let limit = 100_001;
-        while let Some(w) = next_window(&mut buf, limit) {
+        while let Some(w) = read_window(&mut buf, limit) {
             let end = w.end;
             buf.truncate(end);
             assert!(buf.capacity() <= limit);
