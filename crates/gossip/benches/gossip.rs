@@ -79,6 +79,7 @@ async fn run_pipeline(messages: &[Vec<u8>], count: u64, concurrency: usize) -> D
             source: PeerId::random(),
             topic: v4_topic(),
             data: messages[(i % DISTINCT) as usize].clone(),
+            decompressed: None,
         })
         .collect();
     let start = Instant::now();

@@ -26,11 +26,12 @@ use tokio::sync::mpsc;
 
 use crate::{
     config::Config,
+    decompressed::Decompressed,
     error::Error,
     metrics::{Metrics, NoopMetrics},
     pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
     publisher::Publisher,
-    router::{Gossipsub, new_gossipsub},
+    router::{Gossipsub, new_gossipsub_keeping},
     signer::UnsafeBlockSigner,
     validator::Validator,
     verdict::{Outcome, Reason},
@@ -129,6 +130,8 @@ impl std::fmt::Debug for Services {
 /// current at [`Behaviour::new`].
 pub struct Behaviour {
     gossipsub: Gossipsub,
+    /// Messages the id function decompressed, taken when they go to validation.
+    decompressed: Decompressed,
     pipeline: ValidationPipeline,
     results: mpsc::Receiver<ValidationResult>,
     pipeline_open: bool,
@@ -164,7 +167,8 @@ impl Behaviour {
         signer: UnsafeBlockSigner,
         services: Services,
     ) -> Result<Self, Error> {
-        let gossipsub = new_gossipsub(config, &rollup)?;
+        let decompressed = Decompressed::default();
+        let gossipsub = new_gossipsub_keeping(config, &rollup, &decompressed)?;
         let validator = Arc::new(Validator::new(
             rollup.clone(),
             signer,
@@ -176,14 +180,16 @@ impl Behaviour {
             Arc::clone(&services.metrics),
             config,
         );
-        Ok(Self::from_parts(
+        let mut this = Self::from_parts(
             gossipsub,
             pipeline,
             results,
             Publisher::new(rollup),
             services,
             config.score_inspect_interval,
-        ))
+        );
+        this.decompressed = decompressed;
+        Ok(this)
     }
 
     fn from_parts(
@@ -196,6 +202,7 @@ impl Behaviour {
     ) -> Self {
         Self {
             gossipsub,
+            decompressed: Decompressed::default(),
             pipeline,
             results,
             pipeline_open: true,
@@ -289,6 +296,7 @@ impl Behaviour {
                     return;
                 }
                 let request = ValidationRequest {
+                    decompressed: self.decompressed.take(&message_id),
                     message_id: message_id.clone(),
                     source: propagation_source,
                     topic: message.topic,

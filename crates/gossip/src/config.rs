@@ -254,6 +254,15 @@ impl Config {
     /// anonymous messages with strict no-sign validation, manual validation, the 10 MiB limit
     /// and op-node's topic-bound message id.
     pub fn gossipsub_config(&self) -> Result<gossipsub::Config, Error> {
+        self.gossipsub_config_with_id(gossip_message_id)
+    }
+
+    /// [`Self::gossipsub_config`] with `message_id` as the id function (which must compute
+    /// [`gossip_message_id`]; the behaviour's also keeps the decompressed bytes).
+    pub(crate) fn gossipsub_config_with_id(
+        &self,
+        message_id: impl Fn(&gossipsub::Message) -> gossipsub::MessageId + Send + Sync + 'static,
+    ) -> Result<gossipsub::Config, Error> {
         self.validate()?;
         let dout = MESH_DOUT.min(self.mesh_dlo).min(self.mesh_d / 2);
         let config = gossipsub::ConfigBuilder::default()
@@ -287,7 +296,7 @@ impl Config {
             // op-node: `WithNoAuthor` + `StrictNoSign`. Peer exchange stays off (the default).
             .validation_mode(gossipsub::ValidationMode::Anonymous)
             .validate_messages()
-            .message_id_fn(gossip_message_id)
+            .message_id_fn(message_id)
             .build()?;
         Ok(config)
     }

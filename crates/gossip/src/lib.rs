@@ -105,6 +105,7 @@
 
 mod behaviour;
 mod config;
+mod decompressed;
 mod error;
 mod metrics;
 mod peer_score;
@@ -113,6 +114,7 @@ mod publisher;
 mod router;
 mod seen;
 mod signer;
+mod two_core;
 mod validator;
 mod verdict;
 

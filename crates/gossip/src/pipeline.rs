@@ -9,7 +9,7 @@ use std::{
 
 use libp2p_gossipsub::{MessageAcceptance, MessageId, TopicHash};
 use libp2p_identity::PeerId;
-use op_p2p_types::ExecutionPayloadEnvelope;
+use op_p2p_types::{Bytes, ExecutionPayloadEnvelope};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use op_p2p_api::Clock;
@@ -32,6 +32,9 @@ pub struct ValidationRequest {
     pub topic: TopicHash,
     /// The raw message data (snappy compressed).
     pub data: Vec<u8>,
+    /// `data` decompressed, when the message id function already did it (see
+    /// [`Validate::validate_decompressed`]); `None` to have the validator decompress.
+    pub decompressed: Option<Bytes>,
 }
 
 /// The answer for one [`ValidationRequest`].
@@ -165,6 +168,7 @@ impl<V: Validate> Worker<V> {
             source,
             topic,
             data,
+            decompressed,
         } = request;
         let started = Instant::now();
         let now = self.clock.unix_time();
@@ -173,7 +177,9 @@ impl<V: Validate> Worker<V> {
         // once the result is queued: with a concurrency of 1, results leave in arrival order.
         // A check that times out keeps its permit until it really ends.
         let check = tokio::task::spawn_blocking(move || {
-            let verdict = catch_unwind(AssertUnwindSafe(|| validator.validate(&topic, &data, now)));
+            let verdict = catch_unwind(AssertUnwindSafe(|| {
+                validator.validate_decompressed(&topic, &data, decompressed, now)
+            }));
             (verdict, permit)
         });
         let mut permit = None;

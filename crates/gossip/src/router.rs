@@ -10,7 +10,9 @@ use libp2p_gossipsub::{
 };
 use op_p2p_types::{BlocksTopic, RollupConfig};
 
-use crate::{config::Config, error::Error, peer_score::peer_score_params};
+use crate::{
+    config::Config, decompressed::Decompressed, error::Error, peer_score::peer_score_params,
+};
 
 /// The gossipsub router of the blocks topics: no data transform (messages are snappy
 /// compressed by the codec, not by gossipsub) and the blocks-topic allow-list.
@@ -41,9 +43,31 @@ pub fn subscription_filter(chain_id: u64) -> WhitelistSubscriptionFilter {
 /// [`Config::gossipsub_config`], the subscription filter, peer scoring unless it is off, and a
 /// subscription to all four blocks topics (op-node joins all of them whatever fork is active).
 pub fn new_gossipsub(config: &Config, rollup: &RollupConfig) -> Result<Gossipsub, Error> {
+    with_config(config.gossipsub_config()?, config, rollup)
+}
+
+/// [`new_gossipsub`] whose message id function keeps each message's decompressed bytes in
+/// `decompressed` for validation.
+pub(crate) fn new_gossipsub_keeping(
+    config: &Config,
+    rollup: &RollupConfig,
+    decompressed: &Decompressed,
+) -> Result<Gossipsub, Error> {
+    with_config(
+        config.gossipsub_config_with_id(decompressed.message_id_fn())?,
+        config,
+        rollup,
+    )
+}
+
+fn with_config(
+    gossipsub_config: gossipsub::Config,
+    config: &Config,
+    rollup: &RollupConfig,
+) -> Result<Gossipsub, Error> {
     let mut behaviour = Gossipsub::new_with_subscription_filter(
         MessageAuthenticity::Anonymous,
-        config.gossipsub_config()?,
+        gossipsub_config,
         subscription_filter(rollup.l2_chain_id),
     )
     .map_err(Error::Behaviour)?;

@@ -8,7 +8,7 @@ use std::{
 
 use libp2p_gossipsub::TopicHash;
 use op_p2p_types::{
-    ExecutionPayloadEnvelope, GossipDecodeError, Hardfork, PARALLEL_VERIFY_MIN_BYTES,
+    Bytes, ExecutionPayloadEnvelope, GossipDecodeError, Hardfork, PARALLEL_VERIFY_MIN_BYTES,
     PayloadVersion, RollupConfig, SignedBlockMessage,
 };
 
@@ -16,6 +16,7 @@ use crate::{
     router::topic_hash,
     seen::SeenBlocks,
     signer::UnsafeBlockSigner,
+    two_core::TwoCore,
     verdict::{Reason, Verdict},
 };
 
@@ -26,6 +27,21 @@ pub const MAX_FUTURE_DRIFT_SECS: u64 = 5;
 pub trait Validate: Send + Sync + 'static {
     /// Validates gossip `data` received on `topic` at unix time `now`, updating any state.
     fn validate(&self, topic: &TopicHash, data: &[u8], now: u64) -> Verdict;
+
+    /// [`Self::validate`] for `data` known to decompress to `decompressed` (valid snappy of at
+    /// most 10 MiB, as [`op_p2p_types::message_id_and_decompressed`] found while computing the
+    /// message id), so the message is decompressed once. The verdict is the one
+    /// [`Self::validate`] gives; `None` means "not known", and by default the hint is unused.
+    fn validate_decompressed(
+        &self,
+        topic: &TopicHash,
+        data: &[u8],
+        decompressed: Option<Bytes>,
+        now: u64,
+    ) -> Verdict {
+        let _ = decompressed;
+        self.validate(topic, data, now)
+    }
 }
 
 /// op-node's blocks validator for one chain.
@@ -40,9 +56,11 @@ pub trait Validate: Send + Sync + 'static {
 /// 4. the per-height record (20), last, so only fully valid blocks are recorded.
 ///
 /// Small messages run 2 then 3 one after the other and skip 3 when the signature fails, exactly
-/// as op-node. From [`PARALLEL_VERIFY_MIN_BYTES`] (16 KiB) on, 2 and 3 run on two cores at once
-/// (they share no data): a forged large block then costs a decode and a trie root on the second
-/// core, but a valid block is verified in about 0.7× the single-core time. The reported rule is
+/// as op-node. From [`PARALLEL_VERIFY_MIN_BYTES`] (16 KiB) on, when a core is spare, 2 runs on a
+/// helper thread the validator owns while 3 runs on the calling thread (they share no data; see
+/// `two_core.rs` for why not `rayon::join`): a forged large block then costs a decode and a trie
+/// root too, but a valid block is verified in about 0.6–0.7× the single-core time. With as
+/// many validations in flight as cores, each runs on its own core alone. The reported rule is
 /// the same either way, since rule 6 precedes rules 7–19.
 ///
 /// # Differences from op-node
@@ -57,6 +75,8 @@ pub struct Validator {
     topics: [TopicHash; 4],
     /// One record per topic version, indexed by topic index.
     seen: [Mutex<SeenBlocks>; 4],
+    /// The second core for large messages.
+    two_core: TwoCore,
 }
 
 impl Validator {
@@ -75,7 +95,22 @@ impl Validator {
             timestamp_threshold_secs: timestamp_threshold.as_secs(),
             topics,
             seen: Default::default(),
+            two_core: TwoCore::for_this_machine(),
         }
+    }
+
+    /// The same validator using at most `cores` cores per message and in total for splitting
+    /// (default: the cores this process may use); 1 verifies every message on the calling
+    /// thread alone. Verdicts do not depend on it.
+    #[must_use]
+    pub fn with_cores(mut self, cores: usize) -> Self {
+        self.two_core = TwoCore::new(cores);
+        self
+    }
+
+    /// The cores this validator may use to verify one message (see [`Self::with_cores`]).
+    pub const fn cores(&self) -> usize {
+        self.two_core.cores()
     }
 
     /// The shared unsafe block signer; [`UnsafeBlockSigner::set`] rotates it.
@@ -99,7 +134,28 @@ impl Validator {
     /// Every rule, stateless and stateful, for `data` on the topic of `version` at unix time
     /// `now`. A block that passes everything is recorded at its height.
     pub fn validate_message(&self, version: PayloadVersion, data: &[u8], now: u64) -> Verdict {
-        let mut verdict = self.validate_stateless(version, data, now);
+        self.validate_message_decompressed(version, data, None, now)
+    }
+
+    /// [`Self::validate_message`] with the decompressed bytes when already known (see
+    /// [`Validate::validate_decompressed`]).
+    pub fn validate_message_decompressed(
+        &self,
+        version: PayloadVersion,
+        data: &[u8],
+        decompressed: Option<Bytes>,
+        now: u64,
+    ) -> Verdict {
+        let _in_flight = self.two_core.enter();
+        let mut verdict = match decompressed {
+            // Rules 1–3 and 5 passed where it was decompressed (valid snappy, at most 10 MiB);
+            // the size floor (4) is checked on it as `decode` would.
+            Some(decompressed) => match SignedBlockMessage::from_decompressed(decompressed) {
+                Ok(message) => self.validate_decoded(&message, version, now),
+                Err(_) => self.validate_stateless(version, data, now),
+            },
+            None => self.validate_stateless(version, data, now),
+        };
         if verdict.reason.is_none()
             && let Some(envelope) = &verdict.envelope
         {
@@ -140,29 +196,39 @@ impl Validator {
             return Verdict::failed(Reason::NoSigner);
         }
         let chain_id = self.rollup.l2_chain_id;
-        let signature = || match message.recover_signer(chain_id) {
+        let judge = move |recovered| match recovered {
             Ok(signer) if signer == expected => (Some(signer), None),
             Ok(signer) => (Some(signer), Some(Reason::WrongSigner)),
             Err(_) => (None, Some(Reason::InvalidSignature)),
         };
-        let payload = || self.check_payload(message, version, now);
-
-        let ((signer, signature_failure), (envelope, payload_failure)) =
-            if message.signed_bytes().len() >= PARALLEL_VERIFY_MIN_BYTES {
-                rayon::join(signature, payload)
-            } else {
-                let (signer, failure) = signature();
-                if failure.is_some() {
-                    return Verdict {
-                        reason: failure,
-                        signer,
-                        envelope: None,
-                    };
-                }
-                ((signer, None), payload())
+        if message.signed_bytes().len() >= PARALLEL_VERIFY_MIN_BYTES {
+            // The signature (keccak over the body, one ecrecover) on a helper core, the payload
+            // (decode, transactions trie, header) here; `None` when no core is spare.
+            let owned = message.clone();
+            let split = self.two_core.join(
+                || self.check_payload(message, version, now),
+                move || owned.recover_signer(chain_id),
+            );
+            if let Some(((envelope, payload_failure), recovered)) = split {
+                let (signer, signature_failure) = judge(recovered);
+                return Verdict {
+                    reason: signature_failure.or(payload_failure),
+                    signer,
+                    envelope,
+                };
+            }
+        }
+        let (signer, failure) = judge(message.recover_signer(chain_id));
+        if failure.is_some() {
+            return Verdict {
+                reason: failure,
+                signer,
+                envelope: None,
             };
+        }
+        let (envelope, reason) = self.check_payload(message, version, now);
         Verdict {
-            reason: signature_failure.or(payload_failure),
+            reason,
             signer,
             envelope,
         }
@@ -223,8 +289,18 @@ impl Validator {
 
 impl Validate for Validator {
     fn validate(&self, topic: &TopicHash, data: &[u8], now: u64) -> Verdict {
+        self.validate_decompressed(topic, data, None, now)
+    }
+
+    fn validate_decompressed(
+        &self,
+        topic: &TopicHash,
+        data: &[u8],
+        decompressed: Option<Bytes>,
+        now: u64,
+    ) -> Verdict {
         match self.version_of(topic) {
-            Some(version) => self.validate_message(version, data, now),
+            Some(version) => self.validate_message_decompressed(version, data, decompressed, now),
             None => Verdict::failed(Reason::UnknownTopic),
         }
     }

@@ -19,9 +19,18 @@ pub const MESSAGE_DOMAIN_INVALID_SNAPPY: [u8; 4] = [0, 0, 0, 0];
 /// The id of raw gossip `data` on `topic`: the hash of the decompressed bytes if `data` is valid
 /// snappy decoding to at most 10 MiB, else of the raw bytes.
 pub fn message_id(topic: &str, data: &[u8]) -> MessageId {
+    message_id_and_decompressed(topic, data).0
+}
+
+/// [`message_id`], and the decompressed bytes it hashed when `data` is valid snappy decoding to
+/// at most 10 MiB, so that a validator need not decompress the message a second time.
+pub fn message_id_and_decompressed(topic: &str, data: &[u8]) -> (MessageId, Option<Vec<u8>>) {
     match decompress_capped(data) {
-        Some(decompressed) => message_id_decompressed(topic, &decompressed),
-        None => hash(MESSAGE_DOMAIN_INVALID_SNAPPY, topic, data),
+        Some(decompressed) => (
+            message_id_decompressed(topic, &decompressed),
+            Some(decompressed),
+        ),
+        None => (hash(MESSAGE_DOMAIN_INVALID_SNAPPY, topic, data), None),
     }
 }
 

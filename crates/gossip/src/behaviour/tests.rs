@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::{
     GossipCounters, Validate, Verdict,
-    router::topic_hash,
+    router::{new_gossipsub, topic_hash},
     test_utils::{CHAIN_ID, NOW, block, rollup, sequencer, within},
 };
 

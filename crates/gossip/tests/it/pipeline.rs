@@ -31,6 +31,7 @@ fn request(i: u8, data: Vec<u8>) -> ValidationRequest {
         source: PeerId::random(),
         topic: v4_topic(),
         data,
+        decompressed: None,
     }
 }
 

@@ -1,0 +1,315 @@
+//! What the node runs per blocks message, against the primitive floor, in one run.
+//!
+//! Messages: valid V4 blocks of 10, 250 and 1000 EIP-1559-shaped transactions (~5 KB, ~120 KB
+//! and ~485 KB decoded; `test_utils::realistic_transactions`).
+//!
+//! 1. Latency of one message, on a plain thread outside any rayon pool (as the pipeline's
+//!    workers, tokio blocking threads, are), with 1 ms of idleness before each call so helper
+//!    threads are asleep as between real blocks; rows are interleaved, medians of `ROUNDS`:
+//!    - `floor`: snappy decompression, keccak of the body, one ecrecover, the transactions trie
+//!      root, each alone and summed;
+//!    - `message_id`: op-node's message id of the raw data (its own decompression + SHA-256);
+//!    - `validate 1 core`: `Validator::validate` with `with_cores(1)`, the one-thread path;
+//!    - `validate`: `Validator::validate` as the node builds it (both cores when one is spare);
+//!    - `node path`: what the node does per message: the message id (which keeps the
+//!      decompressed bytes) then `Validate::validate_decompressed`, as the behaviour calls it;
+//!    - `rayon::join (old)`: decode then `SignedBlockMessage::check`, the `rayon::join` on the
+//!      global pool the validator used before, for comparison.
+//! 2. Throughput of the whole validation pipeline (queue, permits, blocking pool, every check)
+//!    on a 2-worker tokio runtime at concurrency 1, 2 and 4, against one core
+//!    (`with_cores(1)`, concurrency 1): medians of `PIPELINE_RUNS` runs.
+//!
+//! Run: `cargo bench -p op-p2p-gossip --bench validate` (or `cargo xtask bench gossip`).
+
+// A bench is a test harness: a failed unwrap is a failed run.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    hint::black_box,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use libp2p_gossipsub::{MessageId, TopicHash};
+use libp2p_identity::PeerId;
+use op_p2p_gossip::{
+    Config, NoopMetrics, Outcome, UnsafeBlockSigner, Validate, ValidationPipeline,
+    ValidationRequest, Validator,
+    test_utils::{
+        CHAIN_ID, NOW, block_with_transactions, realistic_transactions, rollup, sequencer,
+    },
+    topic_hash,
+};
+use op_p2p_types::{
+    BlocksTopic, Bytes, PayloadVersion, SignedBlockMessage, message_id,
+    message_id_and_decompressed, payload_hash, recover_signer, signing_hash, transactions_root,
+};
+
+/// Samples per latency row.
+const ROUNDS: usize = 201;
+/// Idle time before each timed call.
+const GAP: Duration = Duration::from_millis(1);
+/// Distinct messages per size (cycled; repeats are ignored as duplicates by the last rule,
+/// after every check a first sighting pays).
+const DISTINCT: u64 = 16;
+/// Pipeline runs per configuration.
+const PIPELINE_RUNS: usize = 5;
+
+struct Size {
+    label: &'static str,
+    txs: usize,
+    /// Messages per pipeline run.
+    pipeline_messages: u64,
+}
+
+const SIZES: [Size; 3] = [
+    Size {
+        label: "5 KB",
+        txs: 10,
+        pipeline_messages: 2000,
+    },
+    Size {
+        label: "120 KB",
+        txs: 250,
+        pipeline_messages: 300,
+    },
+    Size {
+        label: "485 KB",
+        txs: 1000,
+        pipeline_messages: 80,
+    },
+];
+
+fn v4_topic() -> TopicHash {
+    topic_hash(BlocksTopic::new(CHAIN_ID, PayloadVersion::V4))
+}
+
+fn validator() -> Validator {
+    Validator::new(
+        rollup(),
+        UnsafeBlockSigner::new(sequencer().address()),
+        Duration::from_secs(60),
+    )
+}
+
+fn messages(txs: usize) -> Vec<Vec<u8>> {
+    let transactions = realistic_transactions(txs);
+    (0..DISTINCT)
+        .map(|n| {
+            let envelope = block_with_transactions(n + 1, NOW, 1, transactions.clone());
+            SignedBlockMessage::sign(&sequencer(), CHAIN_ID, &envelope).encode()
+        })
+        .collect()
+}
+
+type Op = Box<dyn Fn(&[u8]) + Send>;
+
+struct Row {
+    name: &'static str,
+    floor: bool,
+    op: Op,
+}
+
+fn row(name: &'static str, floor: bool, op: impl Fn(&[u8]) + Send + 'static) -> Row {
+    Row {
+        name,
+        floor,
+        op: Box::new(op),
+    }
+}
+
+fn rows(sample: &[u8]) -> Vec<Row> {
+    let message = SignedBlockMessage::decode(sample).unwrap();
+    let body = message.signed_bytes();
+    let hash = signing_hash(CHAIN_ID, message.payload_hash());
+    let signature = *message.signature();
+    let txs = message
+        .decode_envelope(PayloadVersion::V4)
+        .unwrap()
+        .execution_payload
+        .transactions;
+    let topic = v4_topic();
+    let topic_str = topic.to_string();
+    let one_core = validator().with_cores(1);
+    let node = validator();
+    let node_path = validator();
+    let (t1, t2, t3) = (topic.clone(), topic.clone(), topic);
+    let valid = |outcome: Outcome| assert_ne!(outcome, Outcome::Reject);
+    vec![
+        row("floor: snappy decompress", true, |wire| {
+            black_box(snap::raw::Decoder::new().decompress_vec(wire).unwrap());
+        }),
+        row("floor: keccak body", true, move |_| {
+            black_box(payload_hash(black_box(&body)));
+        }),
+        row("floor: ecrecover", true, move |_| {
+            black_box(recover_signer(black_box(hash), &signature).unwrap());
+        }),
+        row("floor: tx trie root", true, move |_| {
+            black_box(transactions_root(black_box(&txs)));
+        }),
+        row("message_id", false, {
+            let topic = topic_str.clone();
+            move |wire| {
+                black_box(message_id(&topic, wire));
+            }
+        }),
+        row("validate 1 core", false, move |wire| {
+            valid(one_core.validate(&t1, wire, NOW).outcome());
+        }),
+        row("validate", false, move |wire| {
+            valid(node.validate(&t2, wire, NOW).outcome());
+        }),
+        row("node path (id + validate)", false, move |wire| {
+            let (_, decompressed) = message_id_and_decompressed(&topic_str, wire);
+            let decompressed = decompressed.map(Bytes::from);
+            valid(
+                node_path
+                    .validate_decompressed(&t3, wire, decompressed, NOW)
+                    .outcome(),
+            );
+        }),
+        row("rayon::join (old)", false, |wire| {
+            let message = SignedBlockMessage::decode(wire).unwrap();
+            let checks = message.check(CHAIN_ID, PayloadVersion::V4);
+            assert!(checks.signer.is_ok() && matches!(checks.payload, Ok((_, Ok(())))));
+        }),
+    ]
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Median latency per row, rows interleaved, on a fresh plain thread.
+fn latencies(messages: Vec<Vec<u8>>) -> Vec<(&'static str, bool, Duration)> {
+    std::thread::spawn(move || {
+        let rows = rows(&messages[0]);
+        let mut samples = vec![Vec::with_capacity(ROUNDS); rows.len()];
+        for round in 0..ROUNDS + 5 {
+            let wire = &messages[round % messages.len()];
+            for (row, out) in rows.iter().zip(&mut samples) {
+                std::thread::sleep(GAP);
+                let start = Instant::now();
+                (row.op)(wire);
+                let elapsed = start.elapsed();
+                // The first rounds warm caches and start the helper threads.
+                if round >= 5 {
+                    out.push(elapsed);
+                }
+            }
+        }
+        rows.iter()
+            .zip(samples)
+            .map(|(row, samples)| (row.name, row.floor, median(samples)))
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Pushes `count` messages through a fresh pipeline; messages per second.
+async fn pipeline_rate(
+    validator: Validator,
+    messages: &[Vec<u8>],
+    count: u64,
+    concurrency: usize,
+) -> f64 {
+    let config = Config::default().with_validation_concurrency(concurrency);
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        Arc::new(validator),
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        Arc::new(NoopMetrics),
+        &config,
+    );
+    let requests: Vec<ValidationRequest> = (0..count)
+        .map(|i| ValidationRequest {
+            message_id: MessageId::new(&i.to_le_bytes()),
+            source: PeerId::random(),
+            topic: v4_topic(),
+            data: messages[(i % DISTINCT) as usize].clone(),
+            decompressed: None,
+        })
+        .collect();
+    let start = Instant::now();
+    let submitter = tokio::spawn(async move {
+        for request in requests {
+            pipeline.submit(request).await.unwrap();
+        }
+    });
+    for _ in 0..count {
+        let result = results.recv().await.unwrap();
+        assert_ne!(result.outcome, Outcome::Reject, "{:?}", result.reason);
+    }
+    let elapsed = start.elapsed();
+    submitter.await.unwrap();
+    count as f64 / elapsed.as_secs_f64()
+}
+
+fn median_rate(mut rates: Vec<f64>) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("cores: {cores}; latency: median of {ROUNDS} calls, {GAP:?} idle before each");
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    for size in &SIZES {
+        let messages = messages(size.txs);
+        let decoded = SignedBlockMessage::decode(&messages[0])
+            .unwrap()
+            .as_bytes()
+            .len();
+        println!(
+            "\n## {} ({} txs, {decoded} bytes decoded, {} bytes on the wire)",
+            size.label,
+            size.txs,
+            messages[0].len()
+        );
+        let rows = latencies(messages.clone());
+        let floor: Duration = rows.iter().filter(|r| r.1).map(|r| r.2).sum();
+        let one_core = rows
+            .iter()
+            .find(|r| r.0 == "validate 1 core")
+            .map_or(floor, |r| r.2);
+        println!("| path | median µs | × floor | × 1 core |");
+        println!("|---|---:|---:|---:|");
+        for (name, _, t) in &rows {
+            println!(
+                "| {name} | {:.1} | {:.2} | {:.2} |",
+                us(*t),
+                t.as_secs_f64() / floor.as_secs_f64(),
+                t.as_secs_f64() / one_core.as_secs_f64()
+            );
+        }
+        println!("| floor (sum) | {:.1} | 1.00 | |", us(floor));
+
+        let mut configs: Vec<(String, usize, usize)> = vec![("1 core, concurrency 1".into(), 1, 1)];
+        configs.extend([1, 2, 4].map(|c| (format!("{cores} cores, concurrency {c}"), cores, c)));
+        let mut base = None;
+        println!("\n| pipeline | msgs/s (median of {PIPELINE_RUNS}) | × 1 core |");
+        println!("|---|---:|---:|");
+        for (label, cores, concurrency) in configs {
+            let rates = (0..PIPELINE_RUNS)
+                .map(|_| {
+                    rt.block_on(pipeline_rate(
+                        validator().with_cores(cores),
+                        &messages,
+                        size.pipeline_messages,
+                        concurrency,
+                    ))
+                })
+                .collect();
+            let rate = median_rate(rates);
+            let base = *base.get_or_insert(rate);
+            println!("| {label} | {rate:.0} | {:.2} |", rate / base);
+        }
+    }
+}
