@@ -252,7 +252,28 @@ fn median_rate(mut rates: Vec<f64>) -> f64 {
     rates[rates.len() / 2]
 }
 
+/// `OP_P2P_PROFILE_TXS=<n>`: instead of the bench, validates a message of `n` transactions on
+/// one core 500 times, for a profiler (`valgrind --tool=callgrind`, `perf record`).
+fn profile(txs: usize) {
+    let messages = messages(txs);
+    let validator = validator().with_cores(1);
+    let topic = v4_topic();
+    for i in 0..500 {
+        let wire = &messages[i % messages.len()];
+        assert_ne!(
+            validator.validate(&topic, wire, NOW).outcome(),
+            Outcome::Reject
+        );
+    }
+}
+
 fn main() {
+    if let Some(txs) = std::env::var("OP_P2P_PROFILE_TXS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return profile(txs);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
