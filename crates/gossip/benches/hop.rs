@@ -1,7 +1,7 @@
-//! One gossip hop of a small block, broken down: nodes in a line on loopback (real TCP + noise
-//! + yamux, real gossipsub and validation pipeline, each node on its own task of one 2-worker
-//! runtime), the first publishes a ~600-byte block and the time until each node delivers it is
-//! taken, with `GAP` of idleness between blocks (as between real blocks, so threads park).
+//! One gossip hop of a small block: nodes in a line on loopback (real TCP, noise and yamux, real
+//! gossipsub and validation pipeline, each node on its own task of one 2-worker runtime); the
+//! first publishes a small block and the time until each node delivers it is taken, with `GAP`
+//! of idleness between blocks (as between real blocks, so threads park).
 //!
 //! Prints p50/p99 of the delivery time at each node, and per hop the difference between
 //! consecutive nodes.

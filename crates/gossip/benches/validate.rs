@@ -6,8 +6,9 @@
 //! 1. Latency of one message, on a plain thread outside any rayon pool (as the pipeline's
 //!    workers, tokio blocking threads, are), with 1 ms of idleness before each call so helper
 //!    threads are asleep as between real blocks; rows are interleaved, medians of `ROUNDS`:
-//!    - `floor`: snappy decompression, keccak of the body, one ecrecover, the transactions trie
-//!      root, each alone and summed;
+//!    - `floor`: snappy decompression (into a reused buffer), keccak of the body, one
+//!      ecrecover, the transactions trie root, each alone and summed; beside it, snappy into a
+//!      fresh zero-filled buffer as `decompress_vec` does;
 //!    - `message_id`: op-node's message id of the raw data (its own decompression + SHA-256);
 //!    - `validate 1 core`: `Validator::validate` with `with_cores(1)`, the one-thread path;
 //!    - `validate`: `Validator::validate` as the node builds it (both cores when one is spare);
@@ -41,8 +42,8 @@ use op_p2p_gossip::{
     topic_hash,
 };
 use op_p2p_types::{
-    BlocksTopic, Bytes, PayloadVersion, SignedBlockMessage, message_id,
-    message_id_and_decompressed, payload_hash, recover_signer, signing_hash, transactions_root,
+    BlocksTopic, Bytes, PayloadVersion, SignedBlockMessage, message_id, message_id_with,
+    payload_hash, recover_signer, signing_hash, transactions_root,
 };
 
 /// Samples per latency row.
@@ -136,9 +137,26 @@ fn rows(sample: &[u8]) -> Vec<Row> {
     let (t1, t2, t3) = (topic.clone(), topic.clone(), topic);
     let valid = |outcome: Outcome| assert_ne!(outcome, Outcome::Reject);
     vec![
-        row("floor: snappy decompress", true, |wire| {
-            black_box(snap::raw::Decoder::new().decompress_vec(wire).unwrap());
+        row("floor: snappy into a reused buffer", true, {
+            let buffer = std::cell::RefCell::new(Vec::new());
+            move |wire| {
+                let mut buffer = buffer.borrow_mut();
+                let len = snap::raw::decompress_len(wire).unwrap();
+                buffer.resize(len, 0);
+                black_box(
+                    snap::raw::Decoder::new()
+                        .decompress(wire, &mut buffer)
+                        .unwrap(),
+                );
+            }
         }),
+        row(
+            "snappy into a fresh buffer (decompress_vec)",
+            false,
+            |wire| {
+                black_box(snap::raw::Decoder::new().decompress_vec(wire).unwrap());
+            },
+        ),
         row("floor: keccak body", true, move |_| {
             black_box(payload_hash(black_box(&body)));
         }),
@@ -161,8 +179,10 @@ fn rows(sample: &[u8]) -> Vec<Row> {
             valid(node.validate(&t2, wire, NOW).outcome());
         }),
         row("node path (id + validate)", false, move |wire| {
-            let (_, decompressed) = message_id_and_decompressed(&topic_str, wire);
-            let decompressed = decompressed.map(Bytes::from);
+            let mut decompressed = None;
+            message_id_with(&topic_str, wire, |_, bytes| {
+                decompressed = Some(Bytes::copy_from_slice(bytes));
+            });
             valid(
                 node_path
                     .validate_decompressed(&t3, wire, decompressed, NOW)

@@ -295,6 +295,7 @@ impl Behaviour {
                     tracing::warn!(target: "gossip", %message_id, "message id already pending validation");
                     return;
                 }
+                tracing::debug!(target: "gossip::hop", %message_id, peer = %propagation_source, bytes = message.data.len(), "received");
                 let request = ValidationRequest {
                     decompressed: self.decompressed.take(&message_id),
                     message_id: message_id.clone(),
@@ -392,6 +393,7 @@ impl Behaviour {
         if !in_cache {
             tracing::debug!(target: "gossip", %message_id, %outcome, "validated message no longer in gossipsub's cache");
         }
+        tracing::debug!(target: "gossip::hop", %message_id, %outcome, "reported (an accepted message is forwarded)");
         self.metrics.record_report(outcome, in_cache);
         self.events.push_back(Event::Validated(Reported {
             message_id,

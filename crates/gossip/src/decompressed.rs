@@ -17,10 +17,13 @@ use std::{
 };
 
 use libp2p_gossipsub::{Message, MessageId};
-use op_p2p_types::{Bytes, MAX_GOSSIP_SIZE, message_id_and_decompressed};
+use op_p2p_types::{Bytes, MAX_GOSSIP_SIZE, message_id_with};
 
 /// Entries kept at most.
 const MAX_ENTRIES: usize = 16;
+/// Ids remembered as already kept (or taken), so that the copies of a message other peers send
+/// (gossipsub computes their id, then drops them as duplicates) are not copied out again.
+const RECENT_IDS: usize = 64;
 /// Decompressed bytes kept at most: two of the largest messages.
 const MAX_BYTES: usize = 2 * MAX_GOSSIP_SIZE;
 
@@ -32,20 +35,19 @@ pub(crate) struct Decompressed(Arc<Mutex<Entries>>);
 struct Entries {
     entries: VecDeque<(MessageId, Bytes)>,
     bytes: usize,
+    recent: VecDeque<MessageId>,
 }
 
 impl Decompressed {
-    /// gossipsub's message id function: op-node's id, keeping the decompressed bytes.
+    /// gossipsub's message id function: op-node's id, keeping the decompressed bytes of a
+    /// message not seen lately (one copy out of the id function's reused buffer).
     pub(crate) fn message_id_fn(&self) -> impl Fn(&Message) -> MessageId + Send + Sync + 'static {
         let this = self.clone();
         move |message: &Message| {
-            let (id, decompressed) =
-                message_id_and_decompressed(message.topic.as_str(), &message.data);
-            let id = MessageId::new(&id);
-            if let Some(decompressed) = decompressed {
-                this.insert(id.clone(), Bytes::from(decompressed));
-            }
-            id
+            let id = message_id_with(message.topic.as_str(), &message.data, |id, bytes| {
+                this.keep(MessageId::new(id), bytes);
+            });
+            MessageId::new(&id)
         }
     }
 
@@ -54,13 +56,17 @@ impl Decompressed {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn insert(&self, id: MessageId, data: Bytes) {
+    fn keep(&self, id: MessageId, bytes: &[u8]) {
         let mut e = self.entries();
-        if e.entries.iter().any(|(known, _)| *known == id) {
+        if e.recent.contains(&id) {
             return;
         }
-        e.bytes += data.len();
-        e.entries.push_back((id, data));
+        if e.recent.len() == RECENT_IDS {
+            e.recent.pop_front();
+        }
+        e.recent.push_back(id.clone());
+        e.bytes += bytes.len();
+        e.entries.push_back((id, Bytes::copy_from_slice(bytes)));
         while e.entries.len() > MAX_ENTRIES || e.bytes > MAX_BYTES {
             let Some((_, old)) = e.entries.pop_front() else {
                 break;
@@ -104,6 +110,9 @@ mod tests {
         assert_eq!(id.0, message_id("/optimism/10/3/blocks", &raw).to_vec());
         assert_eq!(cache.take(&id), Some(Bytes::from(vec![7u8; 100])));
         assert_eq!(cache.take(&id), None, "taken once");
+        // A later copy of the same message (a duplicate gossipsub drops) is not kept again.
+        assert_eq!(id_fn(&message(raw)), id);
+        assert_eq!(cache.take(&id), None);
 
         // Invalid snappy: op-node's invalid-snappy id, nothing kept.
         let id = id_fn(&message(vec![0xff, 0xff, 0xff]));

@@ -177,14 +177,26 @@ impl<V: Validate> Worker<V> {
         // once the result is queued: with a concurrency of 1, results leave in arrival order.
         // A check that times out keeps its permit until it really ends.
         let check = tokio::task::spawn_blocking(move || {
+            let on_thread = started.elapsed();
             let verdict = catch_unwind(AssertUnwindSafe(|| {
                 validator.validate_decompressed(&topic, &data, decompressed, now)
             }));
-            (verdict, permit)
+            (verdict, permit, on_thread, started.elapsed())
         });
         let mut permit = None;
         let verdict = match tokio::time::timeout(self.timeout, check).await {
-            Ok(Ok((verdict, returned))) => {
+            Ok(Ok((verdict, returned, on_thread, checked))) => {
+                // The per-hop breakdown (node README): the wait for a blocking thread, the
+                // check, and (below) the hand-back to this task.
+                tracing::debug!(
+                    target: "gossip::hop",
+                    message_id = %message_id,
+                    number = verdict.as_ref().ok().and_then(|v| v.envelope.as_ref()).map(|e| e.execution_payload.block_number),
+                    thread_wait_us = on_thread.as_micros(),
+                    check_us = (checked - on_thread).as_micros(),
+                    back_us = started.elapsed().saturating_sub(checked).as_micros(),
+                    "validated"
+                );
                 permit = Some(returned);
                 verdict.unwrap_or_else(|_panic| Verdict::failed(Reason::Panic))
             }

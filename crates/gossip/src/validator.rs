@@ -29,8 +29,8 @@ pub trait Validate: Send + Sync + 'static {
     fn validate(&self, topic: &TopicHash, data: &[u8], now: u64) -> Verdict;
 
     /// [`Self::validate`] for `data` known to decompress to `decompressed` (valid snappy of at
-    /// most 10 MiB, as [`op_p2p_types::message_id_and_decompressed`] found while computing the
-    /// message id), so the message is decompressed once. The verdict is the one
+    /// most 10 MiB, as [`op_p2p_types::message_id_with`] found while computing the message
+    /// id), so the message is decompressed once. The verdict is the one
     /// [`Self::validate`] gives; `None` means "not known", and by default the hint is unused.
     fn validate_decompressed(
         &self,
@@ -491,6 +491,53 @@ mod tests {
         assert_eq!(
             check_version_rules(V3, &e, false),
             Err(Reason::MissingWithdrawals)
+        );
+    }
+
+    #[test]
+    fn the_two_core_path_gives_the_one_core_verdicts() {
+        use op_p2p_types::{BlockSigner, SignedBlockMessage};
+
+        use crate::test_utils::{
+            CHAIN_ID, NOW, block_with_transactions, realistic_transactions, rollup, sequencer,
+        };
+
+        let envelope = block_with_transactions(7, NOW, 1, realistic_transactions(100));
+        let mut wrong_hash = envelope.clone();
+        wrong_hash.execution_payload.block_hash = B256::repeat_byte(9);
+        let other_key = BlockSigner::new(B256::repeat_byte(2)).unwrap();
+        let messages = [
+            SignedBlockMessage::sign(&sequencer(), CHAIN_ID, &envelope),
+            SignedBlockMessage::sign(&other_key, CHAIN_ID, &envelope),
+            SignedBlockMessage::sign(&sequencer(), CHAIN_ID, &wrong_hash),
+            SignedBlockMessage::sign(&sequencer(), CHAIN_ID + 1, &envelope),
+        ];
+        let validator = |cores| {
+            Validator::new(
+                rollup(),
+                UnsafeBlockSigner::new(sequencer().address()),
+                Duration::from_secs(60),
+            )
+            .with_cores(cores)
+        };
+        let (one, two) = (validator(1), validator(2));
+        let mut reasons = Vec::new();
+        for message in messages {
+            assert!(message.signed_bytes().len() >= PARALLEL_VERIFY_MIN_BYTES);
+            let wire = message.encode();
+            let a = one.validate_stateless(V4, &wire, NOW);
+            let b = two.validate_stateless(V4, &wire, NOW);
+            assert_eq!((a.reason, a.signer), (b.reason, b.signer));
+            reasons.push(a.reason);
+        }
+        assert_eq!(
+            reasons,
+            [
+                None,
+                Some(Reason::WrongSigner),
+                Some(Reason::InvalidBlockHash),
+                Some(Reason::WrongSigner)
+            ]
         );
     }
 

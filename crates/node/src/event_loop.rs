@@ -117,7 +117,9 @@ impl EventLoop {
             SwarmEvent::Behaviour(NodeEvent::Gossip(GossipEvent::Block(payload))) => {
                 // The app task may be busy; the swarm task never waits for it. A dropped block
                 // is counted and recovered by the gap check.
+                let number = payload.envelope.execution_payload.block_number;
                 let delivered = self.deliveries.try_send(*payload).is_ok();
+                debug!(target: TARGET, number, delivered, "gossip block to the app task");
                 if !delivered {
                     warn!(target: TARGET, "app channel full or closed; gossip block dropped");
                 }
@@ -222,6 +224,12 @@ impl EventLoop {
                         .map(|_| ())
                         .map_err(PublishError::from),
                 };
+                debug!(
+                    target: TARGET,
+                    number = envelope.execution_payload.block_number,
+                    ok = result.is_ok(),
+                    "block handed to gossipsub"
+                );
                 let _ = reply.send(result);
             }
             Command::RequestRange { start, end, reply } => {

@@ -78,8 +78,8 @@ pub use self::{
     },
     gossip::{MAX_GOSSIP_SIZE, MIN_GOSSIP_SIZE, SignedBlockMessage},
     message_id::{
-        MESSAGE_DOMAIN_INVALID_SNAPPY, MESSAGE_DOMAIN_VALID_SNAPPY, MessageId, message_id,
-        message_id_and_decompressed, message_id_decompressed,
+        MESSAGE_DOMAIN_INVALID_SNAPPY, MESSAGE_DOMAIN_VALID_SNAPPY, MessageId, REUSED_BUFFER_MAX,
+        message_id, message_id_decompressed, message_id_with,
     },
     payload::{
         ExecutionPayload, ExecutionPayloadEnvelope, MAX_EXTRA_DATA_BYTES,

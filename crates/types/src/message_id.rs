@@ -19,32 +19,69 @@ pub const MESSAGE_DOMAIN_INVALID_SNAPPY: [u8; 4] = [0, 0, 0, 0];
 /// The id of raw gossip `data` on `topic`: the hash of the decompressed bytes if `data` is valid
 /// snappy decoding to at most 10 MiB, else of the raw bytes.
 pub fn message_id(topic: &str, data: &[u8]) -> MessageId {
-    message_id_and_decompressed(topic, data).0
+    message_id_with(topic, data, |_, _| {})
 }
 
-/// [`message_id`], and the decompressed bytes it hashed when `data` is valid snappy decoding to
-/// at most 10 MiB, so that a validator need not decompress the message a second time.
-pub fn message_id_and_decompressed(topic: &str, data: &[u8]) -> (MessageId, Option<Vec<u8>>) {
-    match decompress_capped(data) {
-        Some(decompressed) => (
-            message_id_decompressed(topic, &decompressed),
-            Some(decompressed),
-        ),
-        None => (hash(MESSAGE_DOMAIN_INVALID_SNAPPY, topic, data), None),
+/// [`message_id`], handing the id and the decompressed bytes to `decompressed` when `data` is
+/// valid snappy decoding to at most 10 MiB (so a caller can keep them and not decompress the
+/// message again).
+///
+/// Decompression goes into a buffer this thread reuses from message to message (up to
+/// [`REUSED_BUFFER_MAX`]; larger messages get a buffer of their own), so computing an id
+/// allocates and zero-fills nothing per message: gossipsub computes one for every copy of a
+/// message it receives, duplicates included.
+pub fn message_id_with(
+    topic: &str,
+    data: &[u8],
+    decompressed: impl FnOnce(&MessageId, &[u8]),
+) -> MessageId {
+    let Ok(len) = snap::raw::decompress_len(data) else {
+        return hash(MESSAGE_DOMAIN_INVALID_SNAPPY, topic, data);
+    };
+    if len > MAX_GOSSIP_SIZE {
+        return hash(MESSAGE_DOMAIN_INVALID_SNAPPY, topic, data);
     }
+    let with_bytes = |bytes: Option<&[u8]>| match bytes {
+        Some(bytes) => {
+            let id = message_id_decompressed(topic, bytes);
+            decompressed(&id, bytes);
+            id
+        }
+        None => hash(MESSAGE_DOMAIN_INVALID_SNAPPY, topic, data),
+    };
+    if len > REUSED_BUFFER_MAX {
+        let mut buffer = vec![0; len];
+        return with_bytes(decompress_into(data, &mut buffer));
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        // Grown once to the largest message seen, never shrunk: later messages overwrite it
+        // without zero-filling.
+        if buffer.len() < len {
+            buffer.resize(len, 0);
+        }
+        with_bytes(decompress_into(data, &mut buffer[..len]))
+    })
+}
+
+/// The largest decompressed message [`message_id_with`] decompresses into its reused per-thread
+/// buffer: 1 MiB (blocks are ~0.5–500 KB; the 10 MiB cap is rare and should not pin 10 MiB per
+/// thread).
+pub const REUSED_BUFFER_MAX: usize = 1 << 20;
+
+thread_local! {
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Decompresses `data` into `out`, which is exactly its declared length; `None` if it is not
+/// valid snappy of that length.
+fn decompress_into<'a>(data: &[u8], out: &'a mut [u8]) -> Option<&'a [u8]> {
+    let written = snap::raw::Decoder::new().decompress(data, out).ok()?;
+    out.get(..written)
 }
 
 /// The id of a message whose `data` is known to decompress to `decompressed`.
 pub fn message_id_decompressed(topic: &str, decompressed: &[u8]) -> MessageId {
     hash(MESSAGE_DOMAIN_VALID_SNAPPY, topic, decompressed)
-}
-
-fn decompress_capped(data: &[u8]) -> Option<Vec<u8>> {
-    let len = snap::raw::decompress_len(data).ok()?;
-    if len > MAX_GOSSIP_SIZE {
-        return None;
-    }
-    snap::raw::Decoder::new().decompress_vec(data).ok()
 }
 
 fn hash(domain: [u8; 4], topic: &str, data: &[u8]) -> MessageId {
