@@ -154,6 +154,6 @@ pub use self::{
     router::{Gossipsub, blocks_topic_hashes, new_gossipsub, subscription_filter, topic_hash},
     seen::{MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS, SeenBlocks},
     signer::UnsafeBlockSigner,
-    validator::{MAX_FUTURE_DRIFT_SECS, Validate, Validator},
+    validator::{MAX_FUTURE_DRIFT_SECS, QUICK_CHECK_MAX_BYTES, Validate, Validator},
     verdict::{Outcome, Reason, Verdict},
 };

@@ -69,6 +69,7 @@ impl ValidationResult {
 ///      ▲                                                          │ one permit per running check
 ///      │                                                          ▼ (validation_concurrency)
 ///      └──── [results: queue + concurrency] ◀── spawn_blocking(catch_unwind(validate)) + timeout
+///                                              (a quick check: catch_unwind(validate) in place)
 /// ```
 ///
 /// - A full queue is the caller's to answer: [`ValidationPipeline::try_submit`] fails at once and
@@ -76,8 +77,12 @@ impl ValidationResult {
 ///   penalty). The swarm task never waits on validation.
 /// - The worker takes a permit before it takes a request, so waiting messages stay in the
 ///   bounded queue, visible to `try_submit`.
-/// - A check runs on tokio's blocking pool (it is CPU-bound, ~0.5 ms for a 120 KB block) and
-///   keeps its permit until it really ends, so a check that outlives its timeout still counts
+/// - A quick check ([`Validate::is_quick`]: the validator's for blocks under 8 KiB, ~0.1 ms)
+///   runs on the pipeline task itself, in order: handing it to a blocking thread and back costs
+///   two thread wake-ups, more than the check (measured on the devnet: 176 µs p50 to reach a
+///   blocking thread, against 73 µs of checks for a ~500-byte block).
+/// - Any other check runs on tokio's blocking pool (it is CPU-bound, ~0.5 ms for a 120 KB
+///   block) and keeps its permit until it really ends, so a check that outlives its timeout still counts
 ///   against the concurrency. A check that finishes in time releases its permit only once its
 ///   result is queued: a full results channel slows validation down instead of piling up
 ///   results, and with a concurrency of 1 results come out in arrival order.
@@ -154,8 +159,44 @@ impl<V: Validate> Worker<V> {
             let Some(request) = requests.recv().await else {
                 break;
             };
-            tokio::spawn(Arc::clone(&this).validate_one(request, permit));
+            let decompressed_len = request.decompressed.as_ref().map(|d| d.len());
+            if this.validator.is_quick(decompressed_len) {
+                this.validate_here(request, permit).await;
+            } else {
+                tokio::spawn(Arc::clone(&this).validate_one(request, permit));
+            }
         }
+    }
+
+    /// A quick check ([`Validate::is_quick`]) on this task: a blocking-pool thread would cost
+    /// a wake-up longer than the check itself. Panics are caught as on the blocking pool; the
+    /// timeout cannot interrupt it, and a quick check is far below it.
+    async fn validate_here(&self, request: ValidationRequest, permit: OwnedSemaphorePermit) {
+        let ValidationRequest {
+            message_id,
+            source,
+            topic,
+            data,
+            decompressed,
+        } = request;
+        let started = Instant::now();
+        let now = self.clock.unix_time();
+        let verdict = catch_unwind(AssertUnwindSafe(|| {
+            self.validator
+                .validate_decompressed(&topic, &data, decompressed, now)
+        }))
+        .unwrap_or_else(|_panic| Verdict::failed(Reason::Panic));
+        tracing::debug!(
+            target: "gossip::hop",
+            message_id = %message_id,
+            number = verdict.envelope.as_ref().map(|e| e.execution_payload.block_number),
+            thread_wait_us = 0,
+            check_us = started.elapsed().as_micros(),
+            back_us = 0,
+            "validated"
+        );
+        self.finish(message_id, source, verdict, started).await;
+        drop(permit);
     }
 
     async fn validate_one(
@@ -205,6 +246,19 @@ impl<V: Validate> Worker<V> {
             Ok(Err(_cancelled)) => Verdict::failed(Reason::PipelineClosed),
             Err(_elapsed) => Verdict::failed(Reason::Timeout),
         };
+        self.finish(message_id, source, verdict, started).await;
+        drop(permit);
+    }
+
+    /// Logs and counts `verdict`, then queues its result (waiting for room: a full results
+    /// channel slows validation down instead of piling results up).
+    async fn finish(
+        &self,
+        message_id: MessageId,
+        source: PeerId,
+        verdict: Verdict,
+        started: Instant,
+    ) {
         let outcome = verdict.outcome();
         if let Some(reason) = verdict.reason {
             tracing::debug!(
@@ -227,6 +281,5 @@ impl<V: Validate> Worker<V> {
         };
         // A closed channel means the behaviour is gone, and with it gossipsub: nobody to answer.
         let _ = self.results.send(result).await;
-        drop(permit);
     }
 }

@@ -227,3 +227,79 @@ async fn a_panicking_check_is_rejected_and_the_pipeline_survives() {
         assert_eq!(result.reason, Some(Reason::Panic));
     }
 }
+
+/// The validator's quick path (small messages whose decompressed bytes came with the request,
+/// checked on the pipeline task): the same verdicts as the blocking pool, in arrival order at
+/// concurrency 1, and a panic is still a reject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_checks_run_in_place_with_the_same_verdicts() {
+    struct PanicsOnEmpty;
+    impl Validate for PanicsOnEmpty {
+        fn validate(&self, _topic: &TopicHash, data: &[u8], _now: u64) -> Verdict {
+            assert!(!data.is_empty(), "boom");
+            Verdict::failed(Reason::DuplicateBlock)
+        }
+        fn is_quick(&self, _decompressed_len: Option<usize>) -> bool {
+            true
+        }
+    }
+
+    let with_bytes = |i: u8, data: Vec<u8>| {
+        let mut r = request(i, data.clone());
+        r.decompressed = snap::raw::Decoder::new()
+            .decompress_vec(&data)
+            .ok()
+            .map(op_p2p_types::Bytes::from);
+        r
+    };
+    let real = validator();
+    assert!(real.is_quick(Some(500)));
+    assert!(!real.is_quick(None));
+    assert!(!real.is_quick(Some(op_p2p_gossip::QUICK_CHECK_MAX_BYTES)));
+    let config = Config::default().with_validation_concurrency(1);
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        Arc::new(real),
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        Arc::new(NoopMetrics),
+        &config,
+    );
+    let messages = [
+        with_bytes(0, signed(&block(1, NOW, 1))),
+        request(1, signed(&block(2, NOW, 1))), // no bytes: the blocking pool
+        with_bytes(2, signed_by(&other_key(), &block(3, NOW, 1))),
+        with_bytes(3, signed(&block(1, NOW, 1))),
+    ];
+    for message in messages {
+        pipeline.submit(message).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let result = within("result", results.recv()).await.unwrap();
+        seen.push((result.message_id.0[0], result.reason));
+    }
+    assert_eq!(
+        seen,
+        [
+            (0, None),
+            (1, None),
+            (2, Some(Reason::WrongSigner)),
+            (3, Some(Reason::DuplicateBlock))
+        ]
+    );
+
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        Arc::new(PanicsOnEmpty),
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        Arc::new(NoopMetrics),
+        &config,
+    );
+    pipeline.submit(request(0, Vec::new())).await.unwrap();
+    pipeline.submit(request(1, vec![1])).await.unwrap();
+    let first = within("result", results.recv()).await.unwrap();
+    assert_eq!(
+        (first.outcome, first.reason),
+        (Outcome::Reject, Some(Reason::Panic))
+    );
+    let second = within("result", results.recv()).await.unwrap();
+    assert_eq!(second.reason, Some(Reason::DuplicateBlock));
+}
