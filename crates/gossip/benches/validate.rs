@@ -46,6 +46,9 @@ use op_p2p_types::{
     payload_hash, recover_signer, signing_hash, transactions_root,
 };
 
+/// The two-core validators of the current size's latency rows, for their split counts.
+static SPLIT_VALIDATORS: std::sync::Mutex<Vec<Arc<Validator>>> = std::sync::Mutex::new(Vec::new());
+
 /// Samples per latency row.
 const ROUNDS: usize = 201;
 /// Idle time before each timed call.
@@ -132,8 +135,9 @@ fn rows(sample: &[u8]) -> Vec<Row> {
     let topic = v4_topic();
     let topic_str = topic.to_string();
     let one_core = validator().with_cores(1);
-    let node = validator();
-    let node_path = validator();
+    let node = Arc::new(validator());
+    let node_path = Arc::new(validator());
+    *SPLIT_VALIDATORS.lock().unwrap() = vec![Arc::clone(&node), Arc::clone(&node_path)];
     let (t1, t2, t3) = (topic.clone(), topic.clone(), topic);
     let valid = |outcome: Outcome| assert_ne!(outcome, Outcome::Reject);
     vec![
@@ -331,6 +335,15 @@ fn main() {
             );
         }
         println!("| floor (sum) | {:.1} | 1.00 | |", us(floor));
+        let (splits, taken_back) = SPLIT_VALIDATORS
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| v.split_counts())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        println!(
+            "\ntwo-core rows: {splits} messages split, {taken_back} taken back by the calling thread (helper not started in time)"
+        );
 
         let mut configs: Vec<(String, usize, usize)> = vec![("1 core, concurrency 1".into(), 1, 1)];
         configs.extend([1, 2, 4].map(|c| (format!("{cores} cores, concurrency {c}"), cores, c)));

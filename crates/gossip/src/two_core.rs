@@ -20,7 +20,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
     sync::{
         Arc, Condvar, Mutex, OnceLock, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     thread,
 };
@@ -38,6 +38,10 @@ pub(crate) struct TwoCore {
     /// The helper threads, started on the first split (most validators in tests never split).
     /// `None` if the threads could not be started: then nothing is split.
     helpers: OnceLock<Option<rayon::ThreadPool>>,
+    /// Messages split, and how many of those the caller took back (the helper had not started
+    /// in time), for benches and diagnostics.
+    splits: AtomicU64,
+    taken_back: AtomicU64,
 }
 
 /// One validation counted as in flight until dropped.
@@ -57,7 +61,18 @@ impl TwoCore {
             cores: cores.max(1),
             in_flight: AtomicUsize::new(0),
             helpers: OnceLock::new(),
+            splits: AtomicU64::new(0),
+            taken_back: AtomicU64::new(0),
         }
+    }
+
+    /// Messages split so far, and how many of them the calling thread took back because no
+    /// helper had started its half in time.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.splits.load(Ordering::Relaxed),
+            self.taken_back.load(Ordering::Relaxed),
+        )
     }
 
     /// A splitter for the cores this process may use.
@@ -109,8 +124,13 @@ impl TwoCore {
         let slot = Arc::new(Slot::new(Box::new(there)));
         let offered = Arc::clone(&slot);
         helpers.spawn(move || offered.run_if_pending());
+        self.splits.fetch_add(1, Ordering::Relaxed);
         let a = here();
-        Some((a, slot.take_back_or_wait()))
+        let (b, taken_back) = slot.take_back_or_wait();
+        if taken_back {
+            self.taken_back.fetch_add(1, Ordering::Relaxed);
+        }
+        Some((a, b))
     }
 }
 
@@ -144,20 +164,21 @@ impl<R> Slot<R> {
         }
     }
 
-    /// On the caller: runs the job here if the helper has not started it, else waits for it.
-    fn take_back_or_wait(&self) -> R {
+    /// On the caller: runs the job here if the helper has not started it (`true`: taken back),
+    /// else waits for it.
+    fn take_back_or_wait(&self) -> (R, bool) {
         let job = self
             .job
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(job) = job {
-            return job();
+            return (job(), true);
         }
         let mut result = self.result.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             match result.take() {
-                Some(Ok(value)) => return value,
+                Some(Ok(value)) => return (value, false),
                 Some(Err(panic)) => resume_unwind(panic),
                 None => {
                     result = self

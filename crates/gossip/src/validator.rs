@@ -129,6 +129,14 @@ impl Validator {
         self.two_core.cores()
     }
 
+    /// Large messages verified on two cores so far, and how many of them ended on one core
+    /// because the helper thread had not started its half when the calling thread finished
+    /// its own (the helper is woken per message; a busy or slow-to-wake second core shows
+    /// here).
+    pub fn split_counts(&self) -> (u64, u64) {
+        self.two_core.counts()
+    }
+
     /// The shared unsafe block signer; [`UnsafeBlockSigner::set`] rotates it.
     pub const fn signer(&self) -> &UnsafeBlockSigner {
         &self.signer
