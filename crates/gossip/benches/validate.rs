@@ -16,7 +16,11 @@
 //!      decompressed bytes) then `Validate::validate_decompressed`, as the behaviour calls it;
 //!    - `rayon::join (old)`: decode then `SignedBlockMessage::check`, the `rayon::join` on the
 //!      global pool the validator used before, for comparison.
-//! 2. Throughput of the whole validation pipeline (queue, permits, blocking pool, every check)
+//! 2. Latency of one message through the whole validation pipeline, as the node runs it: the
+//!    message id (keeping the decompressed bytes), queue, blocking-pool hop (which wakes the
+//!    helper core ahead, `Validate::prepare`), check and result, `GAP` apart, 1 core against
+//!    both.
+//! 3. Throughput of the whole validation pipeline (queue, permits, blocking pool, every check)
 //!    on a 2-worker tokio runtime at concurrency 1, 2 and 4, against one core
 //!    (`with_cores(1)`, concurrency 1): medians of `PIPELINE_RUNS` runs.
 //!
@@ -271,6 +275,47 @@ async fn pipeline_rate(
     count as f64 / elapsed.as_secs_f64()
 }
 
+/// One message at a time through a fresh pipeline, `GAP` apart, as the node receives blocks:
+/// the message id (which keeps the decompressed bytes, on the caller as on the swarm task),
+/// then submit and wait for the result. Median of `ROUNDS`.
+async fn pipeline_latency(validator: Validator, messages: &[Vec<u8>]) -> Duration {
+    let (pipeline, mut results) = ValidationPipeline::spawn(
+        Arc::new(validator),
+        Arc::new(op_p2p_api::ManualClock::new(NOW)),
+        Arc::new(NoopMetrics),
+        &Config::default(),
+    );
+    let topic = v4_topic();
+    let topic_str = topic.to_string();
+    let mut samples = Vec::with_capacity(ROUNDS);
+    for i in 0..ROUNDS + 5 {
+        tokio::time::sleep(GAP).await;
+        let data = messages[i % messages.len()].clone();
+        let start = Instant::now();
+        let mut decompressed = None;
+        let id = message_id_with(&topic_str, &data, |_, bytes| {
+            decompressed = Some(Bytes::copy_from_slice(bytes));
+        });
+        pipeline
+            .submit(ValidationRequest {
+                message_id: MessageId::new(&id),
+                source: PeerId::random(),
+                topic: topic.clone(),
+                data,
+                decompressed,
+            })
+            .await
+            .unwrap();
+        let result = results.recv().await.unwrap();
+        let elapsed = start.elapsed();
+        assert_ne!(result.outcome, Outcome::Reject);
+        if i >= 5 {
+            samples.push(elapsed);
+        }
+    }
+    median(samples)
+}
+
 fn median_rate(mut rates: Vec<f64>) -> f64 {
     rates.sort_by(f64::total_cmp);
     rates[rates.len() / 2]
@@ -344,6 +389,22 @@ fn main() {
         println!(
             "\ntwo-core rows: {splits} messages split, {taken_back} taken back by the calling thread (helper not started in time)"
         );
+
+        let one = rt.block_on(pipeline_latency(validator().with_cores(1), &messages));
+        let both = validator();
+        let two = rt.block_on(pipeline_latency(both, &messages));
+        println!(
+            "\n| one message through the pipeline (id, queue, check, result), {GAP:?} apart | median µs | × floor | × 1 core |"
+        );
+        println!("|---|---:|---:|---:|");
+        for (label, t) in [("1 core", one), (&*format!("{cores} cores"), two)] {
+            println!(
+                "| {label} | {:.1} | {:.2} | {:.2} |",
+                us(t),
+                t.as_secs_f64() / floor.as_secs_f64(),
+                t.as_secs_f64() / one.as_secs_f64()
+            );
+        }
 
         let mut configs: Vec<(String, usize, usize)> = vec![("1 core, concurrency 1".into(), 1, 1)];
         configs.extend([1, 2, 4].map(|c| (format!("{cores} cores, concurrency {c}"), cores, c)));

@@ -163,6 +163,8 @@ impl<V: Validate> Worker<V> {
             if this.validator.is_quick(decompressed_len) {
                 this.validate_here(request, permit).await;
             } else {
+                this.validator
+                    .prepare(decompressed_len.unwrap_or(request.data.len()));
                 tokio::spawn(Arc::clone(&this).validate_one(request, permit));
             }
         }

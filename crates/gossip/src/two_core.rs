@@ -20,10 +20,16 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind, resume_unwind},
     sync::{
         Arc, Condvar, Mutex, OnceLock, PoisonError,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     thread,
+    time::{Duration, Instant},
 };
+
+/// How long a helper woken ahead of a large message ([`TwoCore::prewake`]) spins for its half
+/// before going back to sleep: longer than a blocking-pool thread usually takes to start the
+/// validation (176 µs p50, 1.2 ms p99 measured on the devnet under load).
+const PREWAKE_SPIN: Duration = Duration::from_millis(2);
 
 /// A job offered to the helper: run by whichever side takes it first.
 type Job<R> = Box<dyn FnOnce() -> R + Send>;
@@ -42,6 +48,50 @@ pub(crate) struct TwoCore {
     /// in time), for benches and diagnostics.
     splits: AtomicU64,
     taken_back: AtomicU64,
+    /// Where a split leaves its half for a helper already awake and spinning.
+    mailbox: Arc<Mailbox>,
+}
+
+/// A half offered to an awake helper, type-erased.
+trait Pending: Send + Sync {
+    /// Runs the job unless its caller took it back; whether it ran.
+    fn run_if_pending(&self) -> bool;
+}
+
+/// The hand-over point between a split and a helper woken ahead of it.
+#[derive(Debug, Default)]
+struct Mailbox {
+    /// A helper is spinning here.
+    spinning: AtomicBool,
+    offer: Mutex<Option<Arc<dyn Pending>>>,
+}
+
+impl std::fmt::Debug for dyn Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending")
+    }
+}
+
+impl Mailbox {
+    fn offer(&self) -> std::sync::MutexGuard<'_, Option<Arc<dyn Pending>>> {
+        self.offer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// On a helper: spins until a half is offered (and runs it) or [`PREWAKE_SPIN`] passes.
+    fn spin(&self) {
+        let deadline = Instant::now() + PREWAKE_SPIN;
+        while Instant::now() < deadline {
+            let offered = self.offer().take();
+            // A stale offer (its caller took the half back) does not end the wait.
+            if offered.is_some_and(|offer| offer.run_if_pending()) {
+                break;
+            }
+            for _ in 0..256 {
+                std::hint::spin_loop();
+            }
+        }
+        self.spinning.store(false, Ordering::Release);
+    }
 }
 
 /// One validation counted as in flight until dropped.
@@ -63,6 +113,32 @@ impl TwoCore {
             helpers: OnceLock::new(),
             splits: AtomicU64::new(0),
             taken_back: AtomicU64::new(0),
+            mailbox: Arc::default(),
+        }
+    }
+
+    /// Wakes a helper ahead of a large message about to be validated elsewhere (the pipeline
+    /// calls this before handing the check to a blocking thread), so the helper's wake-up
+    /// overlaps that thread's instead of following it: waking a sleeping thread took from
+    /// 45 µs to over 1 ms on this project's 2-vCPU machine, as long as a large message's half.
+    /// The helper spins for its half up to [`PREWAKE_SPIN`]. Nothing when no core would be
+    /// spare for the message or a helper is already waiting.
+    pub(crate) fn prewake(&self) {
+        let spare = self
+            .in_flight
+            .load(Ordering::Relaxed)
+            .saturating_add(1)
+            .saturating_mul(2)
+            <= self.cores;
+        if self.cores < 2 || !spare || self.mailbox.spinning.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        match self.helpers() {
+            Some(helpers) => {
+                let mailbox = Arc::clone(&self.mailbox);
+                helpers.spawn(move || mailbox.spin());
+            }
+            None => self.mailbox.spinning.store(false, Ordering::Release),
         }
     }
 
@@ -122,14 +198,35 @@ impl TwoCore {
         }
         let helpers = self.helpers()?;
         let slot = Arc::new(Slot::new(Box::new(there)));
-        let offered = Arc::clone(&slot);
-        helpers.spawn(move || offered.run_if_pending());
+        let pending: Arc<dyn Pending> = slot.clone();
+        let mut to_mailbox = self.mailbox.spinning.load(Ordering::Acquire);
+        if to_mailbox {
+            *self.mailbox.offer() = Some(Arc::clone(&pending));
+            // The spinner may have given up just now: then a helper is woken as usual (the
+            // slot runs its job once, whoever comes first).
+            to_mailbox = self.mailbox.spinning.load(Ordering::Acquire);
+        }
+        if !to_mailbox {
+            let offered = Arc::clone(&pending);
+            helpers.spawn(move || {
+                offered.run_if_pending();
+            });
+        }
         self.splits.fetch_add(1, Ordering::Relaxed);
         let a = here();
         let (b, taken_back) = slot.take_back_or_wait();
         if taken_back {
             self.taken_back.fetch_add(1, Ordering::Relaxed);
         }
+        // Our offer must not linger in the mailbox (it holds the message).
+        let mut offer = self.mailbox.offer();
+        if offer
+            .as_ref()
+            .is_some_and(|o| std::ptr::addr_eq(Arc::as_ptr(o), Arc::as_ptr(&pending)))
+        {
+            *offer = None;
+        }
+        drop(offer);
         Some((a, b))
     }
 }
@@ -141,6 +238,12 @@ struct Slot<R> {
     done: Condvar,
 }
 
+impl<R: Send> Pending for Slot<R> {
+    fn run_if_pending(&self) -> bool {
+        Self::run_if_pending(self)
+    }
+}
+
 impl<R> Slot<R> {
     fn new(job: Job<R>) -> Self {
         Self {
@@ -150,18 +253,20 @@ impl<R> Slot<R> {
         }
     }
 
-    /// On the helper: runs the job unless the caller took it back.
-    fn run_if_pending(&self) {
+    /// On the helper: runs the job unless the caller took it back; whether it ran.
+    fn run_if_pending(&self) -> bool {
         let job = self
             .job
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(job) = job {
-            let result = catch_unwind(AssertUnwindSafe(job));
-            *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-            self.done.notify_one();
-        }
+        let Some(job) = job else {
+            return false;
+        };
+        let result = catch_unwind(AssertUnwindSafe(job));
+        *self.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        self.done.notify_one();
+        true
     }
 
     /// On the caller: runs the job here if the helper has not started it (`true`: taken back),
@@ -210,6 +315,32 @@ mod tests {
         let _second = split.enter();
         assert!(split.join(|| 1, || 2).is_none());
         drop(first);
+    }
+
+    #[test]
+    fn a_prewoken_helper_takes_the_half_from_the_mailbox() {
+        let split = TwoCore::new(2);
+        split.prewake();
+        // Give the helper time to start spinning.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !split.mailbox.spinning.load(Ordering::Acquire) && Instant::now() < deadline {
+            thread::yield_now();
+        }
+        let _in = split.enter();
+        let caller = thread::current().id();
+        let (a, b) = split
+            .join(
+                || {
+                    thread::sleep(Duration::from_millis(50));
+                    1
+                },
+                move || thread::current().id() != caller,
+            )
+            .unwrap();
+        assert_eq!(a, 1);
+        assert!(b, "the spinning helper ran the offered half");
+        assert_eq!(split.counts(), (1, 0));
+        assert!(split.mailbox.offer().is_none());
     }
 
     #[test]

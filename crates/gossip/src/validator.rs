@@ -52,6 +52,13 @@ pub trait Validate: Send + Sync + 'static {
         let _ = decompressed_len;
         false
     }
+
+    /// Called by the pipeline when it hands a message of `len` bytes (decompressed when known,
+    /// else raw) to a blocking thread, before that thread wakes: a validator can get ready
+    /// meanwhile. Default: nothing.
+    fn prepare(&self, len: usize) {
+        let _ = len;
+    }
 }
 
 /// Decompressed size below which [`Validator`] checks a message on the pipeline's task
@@ -333,6 +340,14 @@ impl Validate for Validator {
     /// of unknown size (not valid snappy, or its bytes aged out) takes the blocking pool.
     fn is_quick(&self, decompressed_len: Option<usize>) -> bool {
         decompressed_len.is_some_and(|len| len < QUICK_CHECK_MAX_BYTES)
+    }
+
+    /// A large message wakes a helper core now, so it is awake when the blocking thread
+    /// splits the message (see `two_core.rs`).
+    fn prepare(&self, len: usize) {
+        if len >= PARALLEL_VERIFY_MIN_BYTES {
+            self.two_core.prewake();
+        }
     }
 }
 
