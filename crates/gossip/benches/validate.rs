@@ -278,9 +278,9 @@ async fn pipeline_rate(
 /// One message at a time through a fresh pipeline, `GAP` apart, as the node receives blocks:
 /// the message id (which keeps the decompressed bytes, on the caller as on the swarm task),
 /// then submit and wait for the result. Median of `ROUNDS`.
-async fn pipeline_latency(validator: Validator, messages: &[Vec<u8>]) -> Duration {
+async fn pipeline_latency(validator: Arc<Validator>, messages: &[Vec<u8>]) -> Duration {
     let (pipeline, mut results) = ValidationPipeline::spawn(
-        Arc::new(validator),
+        validator,
         Arc::new(op_p2p_api::ManualClock::new(NOW)),
         Arc::new(NoopMetrics),
         &Config::default(),
@@ -390,9 +390,13 @@ fn main() {
             "\ntwo-core rows: {splits} messages split, {taken_back} taken back by the calling thread (helper not started in time)"
         );
 
-        let one = rt.block_on(pipeline_latency(validator().with_cores(1), &messages));
-        let both = validator();
-        let two = rt.block_on(pipeline_latency(both, &messages));
+        let one = rt.block_on(pipeline_latency(
+            Arc::new(validator().with_cores(1)),
+            &messages,
+        ));
+        let both = Arc::new(validator());
+        let two = rt.block_on(pipeline_latency(Arc::clone(&both), &messages));
+        let (splits, taken_back) = both.split_counts();
         println!(
             "\n| one message through the pipeline (id, queue, check, result), {GAP:?} apart | median µs | × floor | × 1 core |"
         );
@@ -405,6 +409,9 @@ fn main() {
                 t.as_secs_f64() / one.as_secs_f64()
             );
         }
+        println!(
+            "\npipeline, {cores} cores: {splits} messages split, {taken_back} taken back by the calling thread"
+        );
 
         let mut configs: Vec<(String, usize, usize)> = vec![("1 core, concurrency 1".into(), 1, 1)];
         configs.extend([1, 2, 4].map(|c| (format!("{cores} cores, concurrency {c}"), cores, c)));
