@@ -86,9 +86,11 @@ impl Mailbox {
             if offered.is_some_and(|offer| offer.run_if_pending()) {
                 break;
             }
-            for _ in 0..256 {
+            for _ in 0..64 {
                 std::hint::spin_loop();
             }
+            // On a shared core, let the thread that will make the offer run first.
+            thread::yield_now();
         }
         self.spinning.store(false, Ordering::Release);
     }
