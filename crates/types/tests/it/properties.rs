@@ -885,3 +885,37 @@ fn gossip_claiming_huge_length_is_rejected_before_decoding() {
     let _ = message_id("/optimism/10/0/blocks", &data);
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+proptest! {
+    /// `message_id_with` hands over exactly the bytes snappy decodes to, whatever the reused
+    /// per-thread buffer held before (a larger message first, then a smaller one, then garbage),
+    /// and its id is `message_id`'s.
+    #[test]
+    fn message_id_with_hands_over_exactly_the_decompressed_bytes(
+        plains in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..3000), 1..6),
+        garbage in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let topic = "/optimism/10/3/blocks";
+        let mut inputs: Vec<Vec<u8>> = plains
+            .iter()
+            .map(|p| snap::raw::Encoder::new().compress_vec(p).unwrap())
+            .collect();
+        inputs.push(garbage);
+        for data in &inputs {
+            let mut handed = None;
+            let id = op_p2p_types::message_id_with(topic, data, |id, bytes| {
+                handed = Some((*id, bytes.to_vec()));
+            });
+            prop_assert_eq!(id, message_id(topic, data));
+            // Within op-node's cap only (garbage may declare gigabytes).
+            let expected = snap::raw::decompress_len(data)
+                .is_ok_and(|len| len <= op_p2p_types::MAX_GOSSIP_SIZE)
+                .then(|| snap::raw::Decoder::new().decompress_vec(data).ok())
+                .flatten();
+            prop_assert_eq!(handed.as_ref().map(|(_, b)| b.clone()), expected);
+            if let Some((handed_id, _)) = handed {
+                prop_assert_eq!(handed_id, id);
+            }
+        }
+    }
+}
