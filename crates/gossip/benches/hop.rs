@@ -69,7 +69,8 @@ fn main() {
             }
         }
         println!(
-            "{NODES} nodes in a line, {SAMPLES} blocks of {size} bytes on the wire, {GAP:?} apart"
+            "{NODES} nodes in a line, {SAMPLES} blocks of {size} bytes on the wire, {GAP:?} apart; load average at end: {}",
+            std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
         );
         println!("| node | hops | p50 µs | p99 µs | this hop p50 µs | this hop p99 µs |");
         println!("|---|---:|---:|---:|---:|---:|");

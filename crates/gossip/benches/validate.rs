@@ -336,6 +336,13 @@ fn profile(txs: usize) {
     }
 }
 
+/// The machine's load average (Linux), printed with the figures: they mean little on a busy
+/// machine.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
+}
+
 fn main() {
     if let Some(txs) = std::env::var("OP_P2P_PROFILE_TXS")
         .ok()
@@ -350,6 +357,7 @@ fn main() {
         .unwrap();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!("cores: {cores}; latency: median of {ROUNDS} calls, {GAP:?} idle before each");
+    println!("load average at start: {}", load_average());
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     for size in &SIZES {
         let messages = messages(size.txs);
@@ -434,4 +442,5 @@ fn main() {
             println!("| {label} | {rate:.0} | {:.2} |", rate / base);
         }
     }
+    println!("\nload average at end: {}", load_average());
 }
