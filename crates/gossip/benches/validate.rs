@@ -280,7 +280,7 @@ async fn pipeline_rate(
 /// then submit and wait for the result. Median of `ROUNDS`.
 async fn pipeline_latency(validator: Arc<Validator>, messages: &[Vec<u8>]) -> Duration {
     let (pipeline, mut results) = ValidationPipeline::spawn(
-        validator,
+        Arc::clone(&validator),
         Arc::new(op_p2p_api::ManualClock::new(NOW)),
         Arc::new(NoopMetrics),
         &Config::default(),
@@ -292,6 +292,8 @@ async fn pipeline_latency(validator: Arc<Validator>, messages: &[Vec<u8>]) -> Du
         tokio::time::sleep(GAP).await;
         let data = messages[i % messages.len()].clone();
         let start = Instant::now();
+        // As the behaviour's id function does on arrival.
+        validator.prepare(data.len());
         let mut decompressed = None;
         let id = message_id_with(&topic_str, &data, |_, bytes| {
             decompressed = Some(Bytes::copy_from_slice(bytes));

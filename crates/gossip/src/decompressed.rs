@@ -27,9 +27,23 @@ const RECENT_IDS: usize = 64;
 /// Decompressed bytes kept at most: two of the largest messages.
 const MAX_BYTES: usize = 2 * MAX_GOSSIP_SIZE;
 
+/// Called with a message's raw length as it arrives, before its id is computed.
+type ArrivalHook = Arc<dyn Fn(usize) + Send + Sync>;
+
 /// The decompressed messages, shared by the id function and the behaviour.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Decompressed(Arc<Mutex<Entries>>);
+#[derive(Clone, Default)]
+pub(crate) struct Decompressed {
+    entries: Arc<Mutex<Entries>>,
+    on_arrival: Option<ArrivalHook>,
+}
+
+impl std::fmt::Debug for Decompressed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decompressed")
+            .field("entries", &self.entries)
+            .finish_non_exhaustive()
+    }
+}
 
 #[derive(Debug, Default)]
 struct Entries {
@@ -39,11 +53,23 @@ struct Entries {
 }
 
 impl Decompressed {
+    /// A cache whose id function first calls `on_arrival` with the raw length of each message
+    /// (the behaviour wakes the validator's helper core for a large one).
+    pub(crate) fn with_arrival_hook(on_arrival: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        Self {
+            entries: Arc::default(),
+            on_arrival: Some(Arc::new(on_arrival)),
+        }
+    }
+
     /// gossipsub's message id function: op-node's id, keeping the decompressed bytes of a
     /// message not seen lately (one copy out of the id function's reused buffer).
     pub(crate) fn message_id_fn(&self) -> impl Fn(&Message) -> MessageId + Send + Sync + 'static {
         let this = self.clone();
         move |message: &Message| {
+            if let Some(on_arrival) = &this.on_arrival {
+                on_arrival(message.data.len());
+            }
             let id = message_id_with(message.topic.as_str(), &message.data, |id, bytes| {
                 this.keep(MessageId::new(id), bytes);
             });
@@ -53,7 +79,7 @@ impl Decompressed {
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Only whole entries are pushed and popped; a panic elsewhere leaves them consistent.
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn keep(&self, id: MessageId, bytes: &[u8]) {

@@ -53,9 +53,10 @@ pub trait Validate: Send + Sync + 'static {
         false
     }
 
-    /// Called by the pipeline when it hands a message of `len` bytes (decompressed when known,
-    /// else raw) to a blocking thread, before that thread wakes: a validator can get ready
-    /// meanwhile. Default: nothing.
+    /// Called as a message of `len` bytes arrives (raw length, from the behaviour's message id
+    /// function) and again when the pipeline hands it to a blocking thread (decompressed length
+    /// when known), before the check starts: a validator can get ready meanwhile. Default:
+    /// nothing.
     fn prepare(&self, len: usize) {
         let _ = len;
     }
