@@ -178,6 +178,10 @@ impl Validator {
         decompressed: Option<Bytes>,
         now: u64,
     ) -> Verdict {
+        if decompressed.is_none() && data.len() >= PARALLEL_VERIFY_MIN_BYTES {
+            // The helper wakes while this thread decompresses (a no-op if it is already up).
+            self.two_core.prewake();
+        }
         let _in_flight = self.two_core.enter();
         let mut verdict = match decompressed {
             // Rules 1–3 and 5 passed where it was decompressed (valid snappy, at most 10 MiB);
