@@ -37,6 +37,7 @@ mod gossip_validate;
 mod handle;
 mod identity;
 mod logging;
+mod network;
 mod node;
 mod payload_store;
 mod rollup;
