@@ -8,5 +8,6 @@ mod bad_config;
 mod common;
 mod devnet;
 mod gossip_validate;
+mod network;
 mod restart;
 mod sync_cmd;
