@@ -172,8 +172,9 @@ pub(crate) struct SequencerSettings {
 pub(crate) struct NodeConfig {
     /// The chain.
     pub(crate) chain: Chain,
-    /// The `--network` preset the chain came from; `None` with `--rollup.config`. Discovery
-    /// takes its [`NetworkPreset::bootnodes`] when `p2p.bootnodes` is empty.
+    /// The `--network` preset the chain came from; `None` with `--rollup.config`. With
+    /// `p2p.bootnodes` empty, discovery takes [`NetworkPreset::bootnodes`], or without a
+    /// preset [`crate::network::default_bootnodes`] (the same list: op-node's defaults).
     pub(crate) network: Option<&'static NetworkPreset>,
     /// The address gossip blocks must be signed by.
     pub(crate) unsafe_block_signer: Address,

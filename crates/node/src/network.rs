@@ -61,12 +61,18 @@ impl NetworkPreset {
         }
     }
 
-    /// The discv5 bootnodes of this network, as enode URLs and ENR texts (op-node's
-    /// `DefaultBootnodes`, one list for every OP network). Discovery uses them when
-    /// `p2p.bootnodes` is empty; parsing them is discovery's job.
+    /// The discv5 bootnodes of this network, as enode URLs and ENR texts: op-node's
+    /// [`default_bootnodes`], the one list it has for every OP network.
     pub(crate) fn bootnodes(&self) -> &'static [&'static str] {
-        &bootnodes::OP_NODE_BOOTNODES
+        default_bootnodes()
     }
+}
+
+/// op-node's `DefaultBootnodes`, as enode URLs and ENR texts (parsing them is discovery's
+/// job). op-node uses them whenever `p2p.bootnodes` is empty, whether the chain came from
+/// `--network` or from `--rollup.config` (`loadDiscoveryOpts`): discovery should do the same.
+pub(crate) fn default_bootnodes() -> &'static [&'static str] {
+    &bootnodes::OP_NODE_BOOTNODES
 }
 
 /// Every preset.

@@ -44,8 +44,8 @@ pub(crate) struct NodeArgs {
     )]
     pub(crate) rollup_config: Option<PathBuf>,
 
-    /// A built-in network instead of --rollup.config (chain, genesis, forks, unsafe block
-    /// signer, bootnodes from the superchain registry): op-mainnet, op-sepolia, base-mainnet,
+    /// A built-in network instead of --rollup.config (chain, genesis, forks and unsafe block
+    /// signer from the superchain registry; op-node's bootnodes): op-mainnet, op-sepolia, base-mainnet,
     /// base-sepolia, unichain-mainnet, unichain-sepolia, ink-mainnet, ink-sepolia,
     /// soneium-mainnet, soneium-minato-sepolia (case-insensitive; `mainnet` and `sepolia` mean
     /// op-mainnet and op-sepolia).
