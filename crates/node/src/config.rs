@@ -206,6 +206,8 @@ pub(crate) struct NodeConfig {
     pub(crate) status_file: Option<PathBuf>,
     /// Whether stdin carries control commands.
     pub(crate) control_stdin: bool,
+    /// Where the operator RPC listens (`--rpc.addr`, `--rpc.port`).
+    pub(crate) rpc: SocketAddr,
 }
 
 impl NodeConfig {
@@ -343,6 +345,7 @@ impl NodeConfig {
             },
             status_file: args.local.status_file.clone(),
             control_stdin: args.local.control_stdin,
+            rpc: SocketAddr::new(args.rpc.addr, args.rpc.port),
         })
     }
 }

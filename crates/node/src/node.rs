@@ -38,7 +38,7 @@ use crate::{
     handle::NodeHandle,
     identity::{self, KeyOrigin},
     payload_store::{self, PayloadStore},
-    swarm,
+    rpc, swarm,
 };
 
 /// The tracing target of node start and stop.
@@ -64,6 +64,10 @@ pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and share
 /// it silently; a plain bind first makes "port in use" an error, as it is for op-node.
 pub(crate) fn preflight(config: &NodeConfig) -> Result<(), Error> {
+    if config.rpc.port() != 0 {
+        std::net::TcpListener::bind(config.rpc)
+            .map_err(|source| Error::Rpc(crate::rpc::RpcError::new(config.rpc, source)))?;
+    }
     if config.listen.port() != 0 {
         std::net::TcpListener::bind(config.listen).map_err(|source| Error::Listen {
             addr: config.listen.to_string(),
@@ -233,6 +237,25 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     }
 
     let swarm_task = tokio::spawn(event_loop.run());
+    let (_, rpc_server) = match rpc::serve(
+        config.rpc,
+        rpc::Parts {
+            handle: handle.clone(),
+            books: books.clone(),
+            local_key: keypair.public(),
+            user_agent: config.user_agent.clone(),
+            // DISCOVERY PLUG-IN POINT: the discv5 handle goes here once discovery exists.
+            discovery: None,
+        },
+    )
+    .await
+    {
+        Ok(server) => server,
+        Err(error) => {
+            let _ = handle.shutdown().await;
+            return Err(error.into());
+        }
+    };
     let app = App {
         handle: handle.clone(),
         payloads,
@@ -252,6 +275,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     app.run(shutdown_signal()).await;
 
     info!(target: TARGET, "shutting down");
+    // RPC calls in flight end with the swarm task; new ones are refused from here.
+    if rpc_server.stop().is_ok() {
+        rpc_server.stopped().await;
+    }
     if let Err(error) = handle.shutdown().await {
         warn!(target: TARGET, %error, "swarm task did not stop");
     }

@@ -245,6 +245,9 @@ pub(crate) struct NodeArgs {
     pub(crate) priv_raw: Option<String>,
 
     #[command(flatten)]
+    pub(crate) rpc: crate::cli::RpcArgs,
+
+    #[command(flatten)]
     pub(crate) local: LocalArgs,
 }
 

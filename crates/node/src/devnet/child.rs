@@ -77,6 +77,9 @@ impl NodeSpec {
             "--status-file".into(),
             self.status_path().into(),
             "--control-stdin".into(),
+            // Several nodes on one host: each RPC server on a free port.
+            "--rpc.port".into(),
+            "0".into(),
             "--p2p.unsafe-block-signer".into(),
             self.signer_address.clone().into(),
         ];

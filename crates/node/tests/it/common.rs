@@ -60,6 +60,9 @@ pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String
         peerstore,
         "--p2p.unsafe-block-signer",
         SEQUENCER_ADDRESS,
+        // Several nodes at once: the RPC server on a free port (the RPC tests pick theirs).
+        "--rpc.port",
+        "0",
     ]
     .map(str::to_owned)
     .to_vec()
