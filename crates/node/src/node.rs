@@ -59,20 +59,20 @@ pub(crate) const LISTEN_SETTLE: Duration = Duration::from_millis(50);
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks what can be checked before anything starts (and before logging, so a refusal is
-/// the only line the user sees): the listen port is free.
+/// the only line the user sees): the listen and RPC ports are free.
 ///
 /// libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and share
 /// it silently; a plain bind first makes "port in use" an error, as it is for op-node.
 pub(crate) fn preflight(config: &NodeConfig) -> Result<(), Error> {
-    if config.rpc.port() != 0 {
-        std::net::TcpListener::bind(config.rpc)
-            .map_err(|source| Error::Rpc(crate::rpc::RpcError::new(config.rpc, source)))?;
-    }
     if config.listen.port() != 0 {
         std::net::TcpListener::bind(config.listen).map_err(|source| Error::Listen {
             addr: config.listen.to_string(),
             source,
         })?;
+    }
+    if config.rpc.port() != 0 {
+        std::net::TcpListener::bind(config.rpc)
+            .map_err(|source| Error::Rpc(crate::rpc::RpcError::new(config.rpc, source)))?;
     }
     Ok(())
 }

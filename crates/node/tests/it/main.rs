@@ -10,4 +10,5 @@ mod devnet;
 mod gossip_validate;
 mod network;
 mod restart;
+mod rpc;
 mod sync_cmd;
