@@ -670,13 +670,33 @@ fn bad_input_is_an_error_and_the_node_stays_healthy() {
     );
     assert_eq!(rpc.ok("opp2p_self", json!([]))["peerID"], a.id.as_str());
 
-    // WebSocket on the same port: the upgrade is accepted.
-    let head = websocket_upgrade(rpc.0);
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // WebSocket on the same port: the upgrade is accepted. Each open WebSocket holds one of the
+    // server's connection slots; with all of them taken an HTTP call is refused (429) while
+    // /healthz still answers, and once they close the node serves calls again.
+    let mut sockets = Vec::new();
+    for _ in 0..MAX_RPC_CONNECTIONS {
+        let (head, socket) = websocket_upgrade(rpc.0);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        sockets.push(socket);
+    }
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "opp2p_self", "params": []});
+    assert_eq!(rpc.post(request.to_string().as_bytes()).status, 429);
+    assert_eq!(rpc.healthz().status, 200);
+    drop(sockets);
+    let deadline = Instant::now() + TIMEOUT;
+    while rpc.post(request.to_string().as_bytes()).status != 200 {
+        assert!(Instant::now() < deadline, "slots never freed");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(rpc.ok("opp2p_self", json!([]))["peerID"], a.id.as_str());
 }
 
-/// Sends a WebSocket upgrade request and returns the response head.
-fn websocket_upgrade(addr: SocketAddr) -> String {
+/// The server's connection bound (`rpc::MAX_CONNECTIONS`).
+const MAX_RPC_CONNECTIONS: usize = 100;
+
+/// Opens a WebSocket (the upgrade handshake only) and returns the response head and the
+/// still-open connection.
+fn websocket_upgrade(addr: SocketAddr) -> (String, TcpStream) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     write!(
@@ -690,5 +710,5 @@ fn websocket_upgrade(addr: SocketAddr) -> String {
     while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
         head.push(byte[0]);
     }
-    String::from_utf8_lossy(&head).into_owned()
+    (String::from_utf8_lossy(&head).into_owned(), stream)
 }
