@@ -5,7 +5,7 @@
 //! - [`params`]: positional parameters with geth's error codes and messages;
 //! - [`types`]: the result types, field for field as op-node's JSON;
 //! - [`swarm_side`]: what the swarm task answers ([`Request`]s sent through the
-//!   [`NodeHandle`](crate::handle::NodeHandle), one oneshot reply each; nothing on the swarm task
+//!   [`NodeHandle`], one oneshot reply each; nothing on the swarm task
 //!   waits, and peer-store reads run on tokio's blocking pool);
 //! - [`healthz`]: the `/healthz` route in front of jsonrpsee.
 //!

@@ -272,7 +272,63 @@ pub(crate) fn peer_addr(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any params text, and any string or mask bytes in each argument position: an error
+        /// or a value, never a panic; an accepted subnet's mask was contiguous ones.
+        #[test]
+        fn parsers_never_panic(
+            raw in ".{0,64}",
+            text in ".{0,64}",
+            ip_text in prop_oneof![Just("10.1.2.3".to_owned()), Just("2001:db8::1".to_owned()), ".{0,16}"],
+            mask in proptest::collection::vec(any::<u8>(), 0..20),
+        ) {
+            let params = Params::new(Some(&raw));
+            if let Ok(args) = Args::parse(&params, 1) {
+                let _ = (boolean(&args, 0), peer_id(&args, 0), ip(&args, 0));
+                let _ = (subnet(&args, 0), peer_addr(&args, 0));
+            }
+            let json = serde_json::json!([text]).to_string();
+            let args = Args::parse(&Params::new(Some(&json)), 1).unwrap();
+            let _ = (boolean(&args, 0), peer_id(&args, 0), ip(&args, 0));
+            let _ = (subnet(&args, 0), peer_addr(&args, 0));
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&mask);
+            let json = serde_json::json!([{"IP": ip_text, "Mask": encoded}]).to_string();
+            let args = Args::parse(&Params::new(Some(&json)), 1).unwrap();
+            if let Ok(net) = subnet(&args, 0) {
+                let ones: u32 = mask.iter().map(|b| b.count_ones()).sum();
+                let v4_in_v6 = net.addr().is_ipv4() && mask.len() == 16;
+                prop_assert_eq!(u32::from(net.prefix_len()) + if v4_in_v6 { 96 } else { 0 }, ones);
+                prop_assert_eq!(net, net.trunc());
+            }
+        }
+
+        /// Every well-formed mask is accepted with its prefix, host bits cleared.
+        #[test]
+        fn well_formed_masks_round_trip(v4 in any::<u32>(), v6 in any::<u128>(), p4 in 0u8..=32, p6 in 0u8..=128) {
+            let nets = [
+                IpNet::new(IpAddr::from(v4.to_be_bytes()), p4).unwrap(),
+                IpNet::new(IpAddr::from(v6.to_be_bytes()), p6).unwrap(),
+            ];
+            for net in nets {
+                let json = serde_json::to_string(&[crate::rpc::types::IpNetJson::from(net)]).unwrap();
+                let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+                // Send the unmasked address: the parser clears the host bits.
+                value[0]["IP"] = serde_json::Value::String(net.addr().to_string());
+                let json = value.to_string();
+                let args = Args::parse(&Params::new(Some(&json)), 1).unwrap();
+                let parsed = subnet(&args, 0).unwrap();
+                // IPv4-mapped IPv6 addresses come back as IPv4 subnets.
+                if net.addr().is_ipv6() && matches!(net.addr(), IpAddr::V6(a) if a.to_ipv4_mapped().is_some()) {
+                    continue;
+                }
+                prop_assert_eq!(parsed, net.trunc());
+            }
+        }
+    }
 
     fn args(json: &str) -> Args {
         let params = Params::new(Some(json));

@@ -712,3 +712,26 @@ fn websocket_upgrade(addr: SocketAddr) -> (String, TcpStream) {
     }
     (String::from_utf8_lossy(&head).into_owned(), stream)
 }
+
+#[test]
+fn a_taken_rpc_port_is_a_one_line_error() {
+    let dir = TempDir::new().unwrap();
+    let rollup = write_rollup(dir.path(), 60);
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut args = node_args(
+        &rollup,
+        dir.path().join("key.txt").to_str().unwrap(),
+        "memory",
+    );
+    let at = args.iter().position(|a| a == "--rpc.port").unwrap();
+    args[at + 1] = port.clone();
+    let mut argv = vec!["node"];
+    argv.extend(args.iter().map(String::as_str));
+    let output = crate::common::run(&argv, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--rpc.addr/--rpc.port"), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+}
