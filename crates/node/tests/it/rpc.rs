@@ -640,6 +640,12 @@ fn bad_input_is_an_error_and_the_node_stays_healthy() {
             "{method} {params}: {message:?} does not start with {start:?}"
         );
     }
+    // Dials that cannot succeed fail at once: ourselves, and a closed port.
+    let own = format!("/ip4/127.0.0.1/tcp/1/p2p/{}", a.id);
+    rpc.err("opp2p_connectPeer", json!([own]), -32000);
+    let closed = "/ip4/127.0.0.1/tcp/1/p2p/16Uiu2HAmSFtySciQSQdQ2dFJxemRSkpd8G7aDbmFLPTrEcqmsFWM";
+    rpc.err("opp2p_connectPeer", json!([closed]), -32000);
+
     // Nothing was blocked by the failed calls.
     assert_eq!(rpc.ok("opp2p_listBlockedPeers", json!([])), json!([]));
     assert_eq!(rpc.ok("opp2p_listBlockedAddrs", json!([])), json!([]));
