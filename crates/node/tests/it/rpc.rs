@@ -325,7 +325,11 @@ fn every_method_against_live_nodes() {
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let info = rpc.ok("opp2p_peers", json!([true]))["peers"][&b.id].clone();
-        if info["userAgent"] == "optimism" && info["protocols"].is_array() {
+        // … and gossipsub's subscription exchange marks it as on the blocks topics.
+        if info["userAgent"] == "optimism"
+            && info["protocols"].is_array()
+            && info["gossipBlocks"] == true
+        {
             let addrs = info["addresses"].as_array().unwrap();
             assert!(
                 addrs
@@ -345,6 +349,17 @@ fn every_method_against_live_nodes() {
     assert_eq!(stats["connected"], 1);
     assert_eq!(stats["table"], 0);
     assert_eq!(stats["banned"], 0);
+    for topic in [
+        "blocksTopic",
+        "blocksTopicV2",
+        "blocksTopicV3",
+        "blocksTopicV4",
+    ] {
+        assert_eq!(
+            stats[topic], 1,
+            "b subscribes to every blocks topic: {stats}"
+        );
+    }
     assert!(stats["known"].as_u64().unwrap() >= 2, "{stats}");
 
     // opp2p_blockPeer: dropped at once, refused both ways, listed.
@@ -366,6 +381,17 @@ fn every_method_against_live_nodes() {
     assert_eq!(rpc.ok("opp2p_listBlockedPeers", json!([])), json!([]));
     rpc.ok("opp2p_connectPeer", json!([b.addr]));
     rpc.wait_connected("b back", |p| p.contains(&b.id));
+
+    // opp2p_unblockPeer also lifts a timed (score) ban, which the block list does not show.
+    let mut a = a;
+    let answer = a.node.command(&format!("ban {} 3600", b.id));
+    assert!(answer.starts_with("ok"), "{answer}");
+    rpc.wait_connected("b banned", |p| !p.contains(&b.id));
+    assert_eq!(rpc.ok("opp2p_listBlockedPeers", json!([])), json!([]));
+    rpc.err("opp2p_connectPeer", json!([b.addr]), -32000);
+    rpc.ok("opp2p_unblockPeer", json!([b.id]));
+    rpc.ok("opp2p_connectPeer", json!([b.addr]));
+    rpc.wait_connected("b back after its ban was lifted", |p| p.contains(&b.id));
 
     // opp2p_blockAddr 127.0.0.1: every (loopback) peer dropped, dials and accepts refused.
     assert_eq!(rpc.ok("opp2p_blockAddr", json!(["127.0.0.1"])), Value::Null);
@@ -456,7 +482,6 @@ fn every_method_against_live_nodes() {
     rpc.wait_connected("c reconnected", |p| p.contains(&c.id));
 
     // The block lists survive a restart (the peer store on disk).
-    let mut a = a;
     let port = a.rpc.0.port();
     rpc.ok("opp2p_blockPeer", json!([b.id]));
     rpc.ok("opp2p_blockAddr", json!(["192.0.2.7"]));
