@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use futures::future::BoxFuture;
 use jsonrpsee::{
     RpcModule,
     types::{ErrorObjectOwned, Params},
@@ -32,17 +33,31 @@ use crate::{behaviour::IDENTIFY_PROTOCOL_VERSION, handle::NodeHandle};
 /// How long `opp2p_connectPeer` waits for the connection: op-node's 30 s.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The discv5 table as the RPC reads it.
+/// The discv5 table as the RPC reads it: `None` when the discovery task is gone.
 ///
-/// DISCOVERY PLUG-IN POINT: the `op-p2p-discovery` crate's handle implements this and the node
-/// passes it as [`Parts::discovery`](super::Parts); until then it is `None`, and
-/// `opp2p_discoveryTable` answers op-node's `discovery disabled`, `opp2p_peerStats.table` is 0
-/// and `opp2p_self.ENR` is empty, as op-node with `p2p.no-discovery`.
+/// DISCOVERY PLUG-IN POINT: the node implements this for the `op-p2p-discovery` crate's
+/// `DiscoveryHandle` (whose `table()` and `local_enr()` are async, over its own channel) and
+/// passes it as [`Parts::discovery`](super::Parts), e.g.
+///
+/// ```ignore
+/// impl DiscoveryTable for op_p2p_discovery::DiscoveryHandle {
+///     fn enrs(&self) -> BoxFuture<'_, Option<Vec<String>>> {
+///         Box::pin(async move { Some(self.table().await?.iter().map(|e| e.to_base64()).collect()) })
+///     }
+///     fn local_record(&self) -> BoxFuture<'_, Option<String>> {
+///         Box::pin(async move { self.local_enr().await.map(|e| e.to_base64()) })
+///     }
+/// }
+/// ```
+///
+/// Until then it is `None`, and `opp2p_discoveryTable` answers op-node's `discovery disabled`,
+/// `opp2p_peerStats.table` is 0 and `opp2p_self.ENR` is empty, as op-node with
+/// `p2p.no-discovery`.
 pub(crate) trait DiscoveryTable: Send + Sync + fmt::Debug + 'static {
     /// Every node in the table as ENR text (`enr:…`).
-    fn table(&self) -> Vec<String>;
+    fn enrs(&self) -> BoxFuture<'_, Option<Vec<String>>>;
     /// Our own ENR text.
-    fn local_enr(&self) -> String;
+    fn local_record(&self) -> BoxFuture<'_, Option<String>>;
 }
 
 /// The methods' state.
@@ -111,11 +126,10 @@ impl Backend {
     ) -> Result<Vec<PeerInfo>, ErrorObjectOwned> {
         let local_key = self.local_key.clone();
         let user_agent = self.user_agent.clone();
-        let enr = self
-            .discovery
-            .as_ref()
-            .map(|d| d.local_enr())
-            .unwrap_or_default();
+        let enr = match &self.discovery {
+            Some(discovery) => discovery.local_record().await.unwrap_or_default(),
+            None => String::new(),
+        };
         self.read(move |books| {
             let scores: HashMap<PeerId, ScoresJson> = books
                 .peer_scores()
@@ -213,7 +227,10 @@ impl Backend {
         let [v1, v2, v3, v4] = view.topic_peers;
         to_json(&PeerStats {
             connected: view.connected,
-            table: self.discovery.as_ref().map_or(0, |d| d.table().len()),
+            table: match &self.discovery {
+                Some(discovery) => discovery.enrs().await.map_or(0, |t| t.len()),
+                None => 0,
+            },
             blocks_topic: v1,
             blocks_topic_v2: v2,
             blocks_topic_v3: v3,
@@ -280,9 +297,12 @@ impl Backend {
         Ok(Value::Null)
     }
 
-    fn discovery_table(&self) -> Result<Value, ErrorObjectOwned> {
+    async fn discovery_table(&self) -> Result<Value, ErrorObjectOwned> {
         match &self.discovery {
-            Some(discovery) => to_json(&discovery.table()),
+            Some(discovery) => match discovery.enrs().await {
+                Some(table) => to_json(&table),
+                None => Err(server_error("discovery stopped")),
+            },
             None => Err(server_error("discovery disabled")),
         }
     }
@@ -394,7 +414,7 @@ pub(crate) fn module(backend: Backend) -> RpcModule<Backend> {
         b.peer_stats().await
     });
     register(&mut m, "opp2p_discoveryTable", 0, |_, b| async move {
-        b.discovery_table()
+        b.discovery_table().await
     });
     register(&mut m, "opp2p_blockPeer", 1, |a, b| async move {
         b.change(Change::BlockPeer(params::peer_id(&a, 0)?)).await
@@ -473,6 +493,77 @@ mod tests {
         let id = node_id(Some(&key));
         assert_eq!(id.len(), 64);
         assert_ne!(id, "0".repeat(64));
+    }
+
+    /// A discovery service with a fixed table; `None` plays a stopped one.
+    #[derive(Debug)]
+    struct FixedTable(Option<Vec<String>>);
+
+    impl DiscoveryTable for FixedTable {
+        fn enrs(&self) -> BoxFuture<'_, Option<Vec<String>>> {
+            Box::pin(async move { self.0.clone() })
+        }
+        fn local_record(&self) -> BoxFuture<'_, Option<String>> {
+            Box::pin(async move { self.0.as_ref().map(|_| "enr:-local".to_owned()) })
+        }
+    }
+
+    /// A module whose swarm task answers every view with an empty network.
+    fn module_with(discovery: Option<Arc<dyn DiscoveryTable>>) -> RpcModule<Backend> {
+        let (handle, mut commands) = NodeHandle::channel();
+        tokio::spawn(async move {
+            while let Some(command) = commands.recv().await {
+                if let crate::handle::Command::Rpc(Request::View { reply, .. }) = command {
+                    let _ = reply.send(NetworkView::default());
+                }
+            }
+        });
+        let clock = Arc::new(op_p2p_api::SystemClock::new());
+        let store =
+            op_p2p_peerstore::PeerStore::open_in_memory(op_p2p_peerstore::Config::default(), clock)
+                .unwrap();
+        module(Backend::new(Parts {
+            handle,
+            books: Books::new(store).unwrap(),
+            local_key: libp2p_identity::Keypair::generate_secp256k1().public(),
+            user_agent: "optimism".to_owned(),
+            discovery,
+        }))
+    }
+
+    #[tokio::test]
+    async fn the_discovery_table_plugs_in() {
+        let off = module_with(None);
+        let e = off
+            .call::<_, Value>("opp2p_discoveryTable", Vec::<Value>::new())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("discovery disabled"), "{e}");
+        let stats: Value = off
+            .call("opp2p_peerStats", Vec::<Value>::new())
+            .await
+            .unwrap();
+        assert_eq!(stats["table"], 0);
+
+        let enrs = vec!["enr:-a".to_owned(), "enr:-b".to_owned()];
+        let on = module_with(Some(Arc::new(FixedTable(Some(enrs.clone())))));
+        let table: Vec<String> = on
+            .call("opp2p_discoveryTable", Vec::<Value>::new())
+            .await
+            .unwrap();
+        assert_eq!(table, enrs);
+        let stats: Value = on
+            .call("opp2p_peerStats", Vec::<Value>::new())
+            .await
+            .unwrap();
+        assert_eq!(stats["table"], 2);
+
+        let stopped = module_with(Some(Arc::new(FixedTable(None))));
+        let e = stopped
+            .call::<_, Value>("opp2p_discoveryTable", Vec::<Value>::new())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("discovery stopped"), "{e}");
     }
 
     #[test]
