@@ -188,6 +188,23 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         early_events,
     });
 
+    // Up before the node reports itself started; calls wait in the handle's channel until the
+    // swarm task runs.
+    let (rpc_addr, rpc_server) = rpc::serve(
+        config.rpc,
+        rpc::Parts {
+            handle: handle.clone(),
+            books: books.clone(),
+            local_key: keypair.public(),
+            user_agent: config.user_agent.clone(),
+            // DISCOVERY PLUG-IN POINT: the discv5 handle goes here once discovery exists.
+            discovery: None,
+        },
+    )
+    .await?;
+
+    let shutdown = shutdown_signal();
+
     let role = if config.sequencer.is_some() {
         "sequencer"
     } else {
@@ -222,6 +239,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         signer_source = %config.signer_source,
         head = payloads.head().number,
         static_peers = statics.len(),
+        rpc = %rpc_addr,
         "op-p2p node started"
     );
     if config.sync.req_resp {
@@ -239,25 +257,6 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     }
 
     let swarm_task = tokio::spawn(event_loop.run());
-    let (_, rpc_server) = match rpc::serve(
-        config.rpc,
-        rpc::Parts {
-            handle: handle.clone(),
-            books: books.clone(),
-            local_key: keypair.public(),
-            user_agent: config.user_agent.clone(),
-            // DISCOVERY PLUG-IN POINT: the discv5 handle goes here once discovery exists.
-            discovery: None,
-        },
-    )
-    .await
-    {
-        Ok(server) => server,
-        Err(error) => {
-            let _ = handle.shutdown().await;
-            return Err(error.into());
-        }
-    };
     let app = App {
         handle: handle.clone(),
         payloads,
@@ -274,7 +273,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         gossip: counters,
         sequencer_retry_at: None,
     };
-    app.run(shutdown_signal()).await;
+    app.run(shutdown).await;
 
     info!(target: TARGET, "shutting down");
     // New RPC connections are refused from here; calls in flight (a connect waits up to 30 s)
@@ -338,25 +337,41 @@ async fn await_listen_addrs(
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+///
+/// The handlers are installed when this is called, not when the future is first polled: the
+/// node calls it before it logs "op-p2p node started", so a SIGINT sent by a supervisor that
+/// waits for that line shuts the node down cleanly instead of killing it.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut int), Ok(mut term)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => info!(target: TARGET, "SIGINT"),
+                    _ = int.recv() => info!(target: TARGET, "SIGINT"),
                     _ = term.recv() => info!(target: TARGET, "SIGTERM"),
                 }
             }
-            Err(error) => {
+            (Ok(mut int), Err(error)) => {
                 warn!(target: TARGET, %error, "cannot watch SIGTERM; SIGINT only");
+                int.recv().await;
+                info!(target: TARGET, "SIGINT");
+            }
+            (Err(error), _) => {
+                warn!(target: TARGET, %error, "cannot watch SIGINT; ctrl-c only");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

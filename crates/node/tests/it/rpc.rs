@@ -487,7 +487,12 @@ fn every_method_against_live_nodes() {
     rpc.ok("opp2p_blockAddr", json!(["192.0.2.7"]));
     let subnet = json!({"IP": "198.51.100.0", "Mask": "////AA=="});
     rpc.ok("opp2p_blockSubnet", json!([subnet]));
-    assert!(a.node.stop().success());
+    let stopped = a.node.stop();
+    assert!(
+        stopped.success(),
+        "{stopped}: {}",
+        std::fs::read_to_string(dir.path().join("a/node.log")).unwrap_or_default()
+    );
     let a = start_on(dir.path(), &rollup, "a", &[], port);
     assert_eq!(a.rpc.ok("opp2p_listBlockedPeers", json!([])), json!([b.id]));
     assert_eq!(
