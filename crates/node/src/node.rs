@@ -297,6 +297,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     // Every queued score and identify write, then RocksDB's memtables. Blocking here is fine:
     // the swarm task has stopped and nothing else is left to run.
     books.flush().map_err(database_error)?;
+    // The writer thread's copy of the store goes now, so RocksDB closes on this thread when
+    // `run` returns, not during process exit (see `Books::close`).
+    books.close();
     info!(target: TARGET, "stopped; database flushed");
     Ok(())
 }

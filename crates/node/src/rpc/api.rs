@@ -17,7 +17,7 @@ use jsonrpsee::{
 };
 use libp2p_core::{Multiaddr, multiaddr::Protocol};
 use libp2p_identity::{PeerId, PublicKey};
-use op_p2p_peerstore::Books;
+use op_p2p_peerstore::{Books, WeakBooks};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -64,7 +64,9 @@ pub(crate) trait DiscoveryTable: Send + Sync + fmt::Debug + 'static {
 #[derive(Debug)]
 pub(crate) struct Backend {
     handle: NodeHandle,
-    books: Books,
+    /// Weak: the server's tasks may outlive the node's shutdown by a moment, and the last
+    /// `Books` must be dropped (RocksDB closed) by the node before the process exits.
+    books: WeakBooks,
     local_key: PublicKey,
     user_agent: String,
     discovery: Option<Arc<dyn DiscoveryTable>>,
@@ -75,7 +77,7 @@ impl Backend {
     pub(crate) fn new(parts: Parts) -> Self {
         Self {
             handle: parts.handle,
-            books: parts.books,
+            books: parts.books.downgrade(),
             local_key: parts.local_key,
             user_agent: parts.user_agent,
             discovery: parts.discovery,
@@ -105,7 +107,10 @@ impl Backend {
         &self,
         read: impl FnOnce(&Books) -> T + Send + 'static,
     ) -> Result<T, ErrorObjectOwned> {
-        let books = self.books.clone();
+        let books = self
+            .books
+            .upgrade()
+            .ok_or_else(|| server_error("the node is shutting down"))?;
         tokio::task::spawn_blocking(move || read(&books))
             .await
             .map_err(|e| server_error(format!("peer store read failed: {e}")))
@@ -508,8 +513,9 @@ mod tests {
         }
     }
 
-    /// A module whose swarm task answers every view with an empty network.
-    fn module_with(discovery: Option<Arc<dyn DiscoveryTable>>) -> RpcModule<Backend> {
+    /// A module whose swarm task answers every view with an empty network, and the books it
+    /// reads (the module holds them weakly, as the node's RPC does).
+    fn module_with(discovery: Option<Arc<dyn DiscoveryTable>>) -> (RpcModule<Backend>, Books) {
         let (handle, mut commands) = NodeHandle::channel();
         tokio::spawn(async move {
             while let Some(command) = commands.recv().await {
@@ -522,18 +528,20 @@ mod tests {
         let store =
             op_p2p_peerstore::PeerStore::open_in_memory(op_p2p_peerstore::Config::default(), clock)
                 .unwrap();
-        module(Backend::new(Parts {
+        let books = Books::new(store).unwrap();
+        let module = module(Backend::new(Parts {
             handle,
-            books: Books::new(store).unwrap(),
+            books: books.clone(),
             local_key: libp2p_identity::Keypair::generate_secp256k1().public(),
             user_agent: "optimism".to_owned(),
             discovery,
-        }))
+        }));
+        (module, books)
     }
 
     #[tokio::test]
     async fn the_discovery_table_plugs_in() {
-        let off = module_with(None);
+        let (off, books) = module_with(None);
         let e = off
             .call::<_, Value>("opp2p_discoveryTable", Vec::<Value>::new())
             .await
@@ -546,7 +554,15 @@ mod tests {
         assert_eq!(stats["table"], 0);
 
         let enrs = vec!["enr:-a".to_owned(), "enr:-b".to_owned()];
-        let on = module_with(Some(Arc::new(FixedTable(Some(enrs.clone())))));
+        // Once the node's books are gone the RPC does not keep them open.
+        drop(books);
+        let e = off
+            .call::<_, Value>("opp2p_peerStats", Vec::<Value>::new())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("shutting down"), "{e}");
+
+        let (on, _books) = module_with(Some(Arc::new(FixedTable(Some(enrs.clone())))));
         let table: Vec<String> = on
             .call("opp2p_discoveryTable", Vec::<Value>::new())
             .await
@@ -558,7 +574,7 @@ mod tests {
             .unwrap();
         assert_eq!(stats["table"], 2);
 
-        let stopped = module_with(Some(Arc::new(FixedTable(None))));
+        let (stopped, _books) = module_with(Some(Arc::new(FixedTable(None))));
         let e = stopped
             .call::<_, Value>("opp2p_discoveryTable", Vec::<Value>::new())
             .await
