@@ -715,6 +715,13 @@ fn bad_input_is_an_error_and_the_node_stays_healthy() {
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         sockets.push(socket);
     }
+    // A call over one of them.
+    let answer = websocket_call(
+        &mut sockets[0],
+        r#"{"jsonrpc":"2.0","id":7,"method":"opp2p_self","params":[]}"#,
+    );
+    assert_eq!(answer["id"], 7, "{answer}");
+    assert_eq!(answer["result"]["peerID"], a.id.as_str(), "{answer}");
     let request = json!({"jsonrpc": "2.0", "id": 1, "method": "opp2p_self", "params": []});
     assert_eq!(rpc.post(request.to_string().as_bytes()).status, 429);
     assert_eq!(rpc.healthz().status, 200);
@@ -725,6 +732,37 @@ fn bad_input_is_an_error_and_the_node_stays_healthy() {
         thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(rpc.ok("opp2p_self", json!([]))["peerID"], a.id.as_str());
+}
+
+/// Sends `text` as one masked WebSocket text frame and reads one text frame back (RFC 6455, the
+/// least a client must do).
+fn websocket_call(stream: &mut TcpStream, text: &str) -> Value {
+    let payload = text.as_bytes();
+    assert!(payload.len() < 126, "short frames only");
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x81, 0x80 | u8::try_from(payload.len()).unwrap()];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).unwrap();
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(head[0], 0x81, "a final text frame");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).unwrap();
+            usize::from(u16::from_be_bytes(len))
+        }
+        127 => {
+            let mut len = [0u8; 8];
+            stream.read_exact(&mut len).unwrap();
+            usize::try_from(u64::from_be_bytes(len)).unwrap()
+        }
+        short => usize::from(short),
+    };
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).unwrap();
+    serde_json::from_slice(&body).unwrap()
 }
 
 /// The server's connection bound (`rpc::MAX_CONNECTIONS`).
