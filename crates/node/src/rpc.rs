@@ -34,7 +34,7 @@ use std::{net::SocketAddr, sync::Arc};
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use libp2p_identity::PublicKey;
 use op_p2p_peerstore::Books;
-use tracing::info;
+use tracing::{info, warn};
 
 pub(crate) use self::{
     api::{Backend, DiscoveryTable},
@@ -114,5 +114,14 @@ pub(crate) async fn serve(
     let module = api::module(Backend::new(parts));
     let handle = server.start(module);
     info!(target: TARGET, addr = %bound, "RPC server listening (HTTP and WebSocket, opp2p_*, /healthz)");
+    if !bound.ip().is_loopback() {
+        // op-node serves the same methods unauthenticated on 0.0.0.0 by default; say so once.
+        warn!(
+            target: TARGET,
+            addr = %bound,
+            "the opp2p_* RPC is reachable beyond this host and has no authentication: anyone \
+             who can connect can block peers and dial"
+        );
+    }
     Ok((bound, handle))
 }
