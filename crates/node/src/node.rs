@@ -15,6 +15,9 @@
 //!                  one RocksDB database: peer store books + payload column families
 //!                  (scores and identify written by the books' own writer thread)
 //! ```
+//!
+//! The operator RPC ([`crate::rpc`]: `opp2p_*`, `/healthz`) is a third sender of commands to
+//! the swarm task, through the same handle.
 
 use std::{sync::Arc, time::Duration};
 
