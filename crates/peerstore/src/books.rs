@@ -16,8 +16,8 @@ use ipnet::IpNet;
 use libp2p_core::Multiaddr;
 use libp2p_identity::PeerId;
 use op_p2p_api::{
-    GateRules, GateStore, GossipScores, IDENTIFY_ADDR_TTL, IdentifyRecord, PeerBook, PeerScores,
-    ReqRespEvent, ScoreBook,
+    DISCOVERED_ADDR_TTL, DiscoveryRecord, GateRules, GateStore, GossipScores, IDENTIFY_ADDR_TTL,
+    IdentifyRecord, PeerBook, PeerScores, ReqRespEvent, ScoreBook,
 };
 use tracing::{debug, warn};
 
@@ -67,6 +67,7 @@ enum Op {
     Decay(Vec<PeerId>),
     Identify(PeerId, Box<IdentifyRecord>),
     Addrs(PeerId, Vec<Multiaddr>, Duration),
+    Discovery(PeerId, Box<DiscoveryRecord>),
     Flush(SyncSender<()>),
 }
 
@@ -195,6 +196,15 @@ fn apply(store: &PeerStore, op: Op) {
                 .and_then(|()| store.add_addrs(&peer, &record.listen_addrs, IDENTIFY_ADDR_TTL)),
         ),
         Op::Addrs(peer, addrs, ttl) => ("addresses", store.add_addrs(&peer, &addrs, ttl)),
+        Op::Discovery(peer, record) => (
+            "discovery record",
+            store
+                .set_public_key(&peer, &record.public_key)
+                .and_then(|()| store.set_metadata(&peer, &record.metadata))
+                .and_then(|()| {
+                    store.add_addrs(&peer, std::slice::from_ref(&record.addr), DISCOVERED_ADDR_TTL)
+                }),
+        ),
         Op::Flush(ack) => {
             let _ = ack.send(());
             return;
@@ -247,6 +257,10 @@ impl PeerBook for Books {
 
     fn add_addrs(&self, peer: &PeerId, addrs: &[Multiaddr], ttl: Duration) {
         self.enqueue(Op::Addrs(*peer, addrs.to_vec(), ttl));
+    }
+
+    fn record_discovery(&self, peer: &PeerId, record: DiscoveryRecord) {
+        self.enqueue(Op::Discovery(*peer, Box::new(record)));
     }
 }
 
