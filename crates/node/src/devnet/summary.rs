@@ -190,6 +190,7 @@ mod tests {
             connected: vec![],
             bans: vec![],
             scores: vec![],
+            discovery: None,
             updated_ms: 0,
         }
     }
