@@ -42,6 +42,10 @@ pub(crate) struct NodeSpec {
     pub(crate) last_block: Option<u64>,
     /// Static peers.
     pub(crate) static_peers: Vec<Multiaddr>,
+    /// Whether discovery runs (`--static` turns it off).
+    pub(crate) discovery: bool,
+    /// Bootnode ENRs.
+    pub(crate) bootnodes: Vec<String>,
 }
 
 impl NodeSpec {
@@ -80,6 +84,16 @@ impl NodeSpec {
             "--p2p.unsafe-block-signer".into(),
             self.signer_address.clone().into(),
         ];
+        if self.discovery {
+            args.push("--p2p.discovery.path".into());
+            args.push(self.dir.join("discovery").into());
+            if !self.bootnodes.is_empty() {
+                args.push("--p2p.bootnodes".into());
+                args.push(self.bootnodes.join(",").into());
+            }
+        } else {
+            args.push("--p2p.no-discovery".into());
+        }
         if !self.static_peers.is_empty() {
             let joined: Vec<String> = self.static_peers.iter().map(ToString::to_string).collect();
             args.push("--p2p.static".into());
@@ -161,6 +175,23 @@ impl NodeProcess {
             }
             if Instant::now() >= deadline {
                 return Err(self.failed(format!("not listening after {timeout:?}")));
+            }
+            sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the node's status shows its ENR (discovery on).
+    pub(crate) async fn wait_enr(&mut self, timeout: Duration) -> Result<String, DevnetError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(enr) = self.status().and_then(|s| s.discovery).map(|d| d.enr) {
+                return Ok(enr);
+            }
+            if let Some(status) = self.exited() {
+                return Err(self.failed(format!("exited during start ({status})")));
+            }
+            if Instant::now() >= deadline {
+                return Err(self.failed(format!("no ENR after {timeout:?}")));
             }
             sleep(POLL).await;
         }
