@@ -37,6 +37,8 @@ fn node_args(dir: &Path, extra: &[&str]) -> Vec<String> {
         "127.0.0.1",
         "--p2p.peerstore.path",
         "memory",
+        "--p2p.discovery.path",
+        "memory",
     ]
     .map(String::from)
     .to_vec();

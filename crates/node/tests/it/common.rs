@@ -25,6 +25,11 @@ pub(crate) const SEQUENCER_ADDRESS: &str = "0x1a642f0E3c3aF545E7AcBD38b07251B399
 /// Writes a rollup.json for chain 901 with 1 s blocks, every fork up to Isthmus from genesis,
 /// genesis `lead` seconds from now.
 pub(crate) fn write_rollup(dir: &Path, lead: u64) -> PathBuf {
+    write_rollup_for(dir, lead, 901)
+}
+
+/// [`write_rollup`] for chain `chain_id`, as `rollup-<chain id>.json` (`rollup.json` for 901).
+pub(crate) fn write_rollup_for(dir: &Path, lead: u64, chain_id: u64) -> PathBuf {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -35,18 +40,28 @@ pub(crate) fn write_rollup(dir: &Path, lead: u64) -> PathBuf {
             "l2_time": now + lead,
         },
         "block_time": 1,
-        "l2_chain_id": 901,
+        "l2_chain_id": chain_id,
         "regolith_time": 0, "canyon_time": 0, "delta_time": 0, "ecotone_time": 0,
         "fjord_time": 0, "granite_time": 0, "holocene_time": 0, "isthmus_time": 0,
     });
-    let path = dir.join("rollup.json");
+    let path = if chain_id == 901 {
+        dir.join("rollup.json")
+    } else {
+        dir.join(format!("rollup-{chain_id}.json"))
+    };
     std::fs::write(&path, json.to_string()).unwrap();
     path
 }
 
 /// The flags every test node needs: the rollup config, a loopback listener on a free port, its
-/// key file and peer store, and the devnet's unsafe block signer.
+/// key file and peer store, its discovery table (`<peerstore>-discovery`, or in memory with a
+/// peer store in memory), and the devnet's unsafe block signer.
 pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String> {
+    let discovery = if peerstore == "memory" {
+        "memory".to_owned()
+    } else {
+        format!("{peerstore}-discovery")
+    };
     [
         "--rollup.config",
         &rollup.display().to_string(),
@@ -60,6 +75,8 @@ pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String
         peerstore,
         "--p2p.unsafe-block-signer",
         SEQUENCER_ADDRESS,
+        "--p2p.discovery.path",
+        &discovery,
     ]
     .map(str::to_owned)
     .to_vec()
