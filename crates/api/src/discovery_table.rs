@@ -76,9 +76,13 @@ mod tests {
         let table = MemoryDiscoveryTable::new();
         assert!(table.load().unwrap().is_empty());
         table.save(&["enr:a".into(), "enr:b".into()]).unwrap();
-        table.save(&["enr:c".into(), "x".repeat(MAX_RECORD_TEXT + 1)]).unwrap();
+        table
+            .save(&["enr:c".into(), "x".repeat(MAX_RECORD_TEXT + 1)])
+            .unwrap();
         assert_eq!(table.load().unwrap(), vec!["enr:c".to_owned()]);
-        let many: Vec<String> = (0..MAX_TABLE_RECORDS + 5).map(|i| format!("enr:{i}")).collect();
+        let many: Vec<String> = (0..MAX_TABLE_RECORDS + 5)
+            .map(|i| format!("enr:{i}"))
+            .collect();
         table.save(&many).unwrap();
         assert_eq!(table.load().unwrap().len(), MAX_TABLE_RECORDS);
     }

@@ -62,7 +62,11 @@ pub trait PeerBook: Send + Sync + 'static {
     /// and the metadata (op-node's metadata book). The default keeps only the address, for
     /// books without key or metadata storage.
     fn record_discovery(&self, peer: &PeerId, record: DiscoveryRecord) {
-        self.add_addrs(peer, std::slice::from_ref(&record.addr), DISCOVERED_ADDR_TTL);
+        self.add_addrs(
+            peer,
+            std::slice::from_ref(&record.addr),
+            DISCOVERED_ADDR_TTL,
+        );
     }
 }
 
@@ -178,7 +182,9 @@ mod tests {
         let key = Keypair::generate_secp256k1();
         let peer = key.public().to_peer_id();
         let book = MemoryPeerBook::new();
-        let addr: Multiaddr = format!("/ip4/10.0.0.1/tcp/9222/p2p/{peer}").parse().unwrap();
+        let addr: Multiaddr = format!("/ip4/10.0.0.1/tcp/9222/p2p/{peer}")
+            .parse()
+            .unwrap();
         let record = DiscoveryRecord {
             public_key: key.public(),
             addr: addr.clone(),

@@ -190,7 +190,8 @@ impl Behaviour {
         if peer.peer_id == self.local {
             return;
         }
-        self.peer_book.record_discovery(&peer.peer_id, peer.to_record());
+        self.peer_book
+            .record_discovery(&peer.peer_id, peer.to_record());
         let now = self.clock.now();
         let denied_until = self
             .candidates
@@ -211,7 +212,9 @@ impl Behaviour {
     }
 
     fn update_shared(&self) {
-        self.source.shared.set_below_low_water(self.below_low_water());
+        self.source
+            .shared
+            .set_below_low_water(self.below_low_water());
     }
 
     /// op-node's connect tick: below the low water mark, a shuffled walk over the candidates.
@@ -352,10 +355,10 @@ impl NetworkBehaviour for Behaviour {
                 connection_id,
                 error,
             }) => {
-                if !self
+                if self
                     .in_flight
                     .get(&peer)
-                    .is_some_and(|(id, _)| *id == connection_id)
+                    .is_none_or(|(id, _)| *id != connection_id)
                 {
                     return;
                 }

@@ -153,7 +153,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let host = parse_bootnodes(&[ENODE.replace("52.14.30.39", "boot.example.org")]).unwrap();
-        assert!(matches!(&host[0], Bootnode::Enode(e) if e.host == "boot.example.org" && e.udp == 9222));
+        assert!(
+            matches!(&host[0], Bootnode::Enode(e) if e.host == "boot.example.org" && e.udp == 9222)
+        );
     }
 
     #[test]

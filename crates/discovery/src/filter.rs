@@ -142,7 +142,11 @@ pub fn within_netrestrict(enr: &Enr, netrestrict: &[IpNet]) -> bool {
     if netrestrict.is_empty() {
         return true;
     }
-    let ips = enr.ip4().map(IpAddr::from).into_iter().chain(enr.ip6().map(IpAddr::from));
+    let ips = enr
+        .ip4()
+        .map(IpAddr::from)
+        .into_iter()
+        .chain(enr.ip6().map(IpAddr::from));
     let mut any = false;
     for ip in ips {
         any = true;
@@ -216,7 +220,10 @@ mod tests {
         let ours = OpStackEnr::new(8453).encode();
         let cases = [
             (record(None, Some(9222)), SkipReason::NoOpStack),
-            (record(Some(OpStackEnr::new(10).encode()), Some(9222)), SkipReason::OtherChain),
+            (
+                record(Some(OpStackEnr::new(10).encode()), Some(9222)),
+                SkipReason::OtherChain,
+            ),
             (
                 record(
                     Some(
@@ -232,7 +239,10 @@ mod tests {
             ),
             (record(Some(ours.clone()), None), SkipReason::NoTcp),
             // A uvarint whose continuation bit runs off the end of the value.
-            (record(Some(vec![0x82, 0x85, 0xc2]), Some(9222)), SkipReason::Malformed),
+            (
+                record(Some(vec![0x82, 0x85, 0xc2]), Some(9222)),
+                SkipReason::Malformed,
+            ),
         ];
         for (enr, reason) in &cases {
             assert_eq!(check_record(enr, 8453), Err(*reason));
@@ -243,7 +253,10 @@ mod tests {
 
         let good = record(Some(ours), Some(9222));
         let peer = filter.check(&good, false, &counters).unwrap();
-        assert_eq!(peer.addr.to_string(), format!("/ip4/10.1.2.3/tcp/9222/p2p/{}", peer.peer_id));
+        assert_eq!(
+            peer.addr.to_string(),
+            format!("/ip4/10.1.2.3/tcp/9222/p2p/{}", peer.peer_id)
+        );
 
         let restricted = RecordFilter {
             chain_id: 8453,
@@ -251,7 +264,10 @@ mod tests {
         };
         assert_eq!(restricted.check(&good, false, &counters), None);
         assert_eq!(counters.skipped(SkipReason::Netrestrict), 1);
-        assert!(restricted.check(&good, true, &counters).is_some(), "bootnodes are exempt");
+        assert!(
+            restricted.check(&good, true, &counters).is_some(),
+            "bootnodes are exempt"
+        );
         let inside = RecordFilter {
             chain_id: 8453,
             netrestrict: vec!["10.0.0.0/8".parse().unwrap()],
@@ -266,9 +282,16 @@ mod tests {
         builder
             .ip6("2001:db8::1".parse().unwrap())
             .tcp6(9333)
-            .add_value_rlp("opstack", alloy_rlp::Bytes::from(OpStackEnr::new(10).encode()));
+            .add_value_rlp(
+                "opstack",
+                alloy_rlp::Bytes::from(OpStackEnr::new(10).encode()),
+            );
         let enr = builder.build(&key).unwrap();
         let peer = check_record(&enr, 10).unwrap();
-        assert!(peer.addr.to_string().starts_with("/ip6/2001:db8::1/tcp/9333/p2p/"));
+        assert!(
+            peer.addr
+                .to_string()
+                .starts_with("/ip6/2001:db8::1/tcp/9333/p2p/")
+        );
     }
 }

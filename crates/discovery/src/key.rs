@@ -49,7 +49,10 @@ mod tests {
     fn one_key_one_identity() {
         let keypair = Keypair::generate_secp256k1();
         let enr_key = enr_key(&keypair).unwrap();
-        assert_eq!(peer_id(&enr_key.public()), Some(keypair.public().to_peer_id()));
+        assert_eq!(
+            peer_id(&enr_key.public()),
+            Some(keypair.public().to_peer_id())
+        );
         assert!(matches!(
             super::enr_key(&Keypair::generate_ed25519()),
             Err(Error::KeyType)

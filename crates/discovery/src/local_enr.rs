@@ -52,7 +52,10 @@ mod tests {
         config.listen_ip = "127.0.0.1".parse().unwrap();
         config.bound_tcp = Some(40001);
         let enr = build_local_enr(&enr_key, &config, 40002).unwrap();
-        assert_eq!(enr.get_raw_rlp("opstack"), Some(&[0x83, 0x85, 0x42, 0x00][..]));
+        assert_eq!(
+            enr.get_raw_rlp("opstack"),
+            Some(&[0x83, 0x85, 0x42, 0x00][..])
+        );
         assert_eq!(enr.id().as_deref(), Some("v4"));
         assert_eq!(enr.udp4(), Some(40002));
         let text = enr.to_base64();

@@ -140,14 +140,29 @@ mod tests {
             OpStackEnr::decode(&[0x83, 0x0a, 0x80, 0x00]),
             Ok(OpStackEnr::new(10))
         );
-        assert_eq!(OpStackEnr::decode(&[0x81]), Err(OpStackDecodeError::NotBytes));
-        assert_eq!(OpStackEnr::decode(&[0xc2, 0x0a, 0x00]), Err(OpStackDecodeError::NotBytes));
-        assert_eq!(OpStackEnr::decode(&[0x81, 0x85]), Err(OpStackDecodeError::Truncated));
-        assert_eq!(OpStackEnr::decode(&[0x82, 0x0a, 0x80]), Err(OpStackDecodeError::Truncated));
+        assert_eq!(
+            OpStackEnr::decode(&[0x81]),
+            Err(OpStackDecodeError::NotBytes)
+        );
+        assert_eq!(
+            OpStackEnr::decode(&[0xc2, 0x0a, 0x00]),
+            Err(OpStackDecodeError::NotBytes)
+        );
+        assert_eq!(
+            OpStackEnr::decode(&[0x81, 0x85]),
+            Err(OpStackDecodeError::Truncated)
+        );
+        assert_eq!(
+            OpStackEnr::decode(&[0x82, 0x0a, 0x80]),
+            Err(OpStackDecodeError::Truncated)
+        );
         let mut overflow = vec![0x8a];
         overflow.extend([0xff; 9]);
         overflow.push(0x02);
-        assert_eq!(OpStackEnr::decode(&overflow), Err(OpStackDecodeError::Overflow));
+        assert_eq!(
+            OpStackEnr::decode(&overflow),
+            Err(OpStackDecodeError::Overflow)
+        );
         let mut max = vec![0x8a];
         max.extend([0xff; 9]);
         max.push(0x01);

@@ -251,9 +251,11 @@ impl Discovery {
 /// swarm task) and hands its discv5 address back to the service.
 async fn resolve_enode(enode: Enode, out: mpsc::Sender<(Enode, Multiaddr)>) {
     let host = enode.host.clone();
-    let lookup =
-        tokio::time::timeout(BOOTNODE_TIMEOUT, tokio::net::lookup_host((host.as_str(), enode.udp)))
-            .await;
+    let lookup = tokio::time::timeout(
+        BOOTNODE_TIMEOUT,
+        tokio::net::lookup_host((host.as_str(), enode.udp)),
+    )
+    .await;
     let addrs: Vec<SocketAddr> = match lookup {
         Ok(Ok(addrs)) => addrs.collect(),
         Ok(Err(error)) => {
@@ -266,11 +268,7 @@ async fn resolve_enode(enode: Enode, out: mpsc::Sender<(Enode, Multiaddr)>) {
         }
     };
     // geth takes the first IPv4 address of a host name.
-    let Some(addr) = addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-    else {
+    let Some(addr) = addrs.iter().find(|a| a.is_ipv4()).or_else(|| addrs.first()) else {
         warn!(target: TARGET, host = %enode.host, "bootnode host has no address");
         return;
     };
@@ -437,7 +435,9 @@ impl Service {
                 self.bootnode_ids.insert(enr.node_id());
                 match self.discv5.add_enr(enr) {
                     Ok(()) => info!(target: TARGET, host = %enode.host, "enode bootnode added"),
-                    Err(error) => warn!(target: TARGET, host = %enode.host, error, "enode bootnode not added"),
+                    Err(error) => {
+                        warn!(target: TARGET, host = %enode.host, error, "enode bootnode not added")
+                    }
                 }
             }
             Err(error) => {
@@ -449,7 +449,7 @@ impl Service {
     /// geth's `NetRestrict` drops nodes outside the list from lookup responses; discv5 (the
     /// crate) has no per-instance filter hook (its table filter is a plain `fn`), so records
     /// are checked as discv5 reports them and removed from its table.
-    fn on_event(&mut self, event: Event) {
+    fn on_event(&self, event: Event) {
         if self.config.netrestrict.is_empty() {
             return;
         }

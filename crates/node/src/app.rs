@@ -31,8 +31,8 @@ use crate::{
     rollup::Chain,
     sequencer::build_payload,
     status::{
-        self, BanStatus, BlockStatus, GossipStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS,
-        DiscoveryStatus, SYNC_OFF, SYNC_ON, ScoreStatus, Status,
+        self, BanStatus, BlockStatus, DiscoveryStatus, GossipStatus, PeerStatus, STATUS_INTERVAL,
+        STATUS_MAX_BLOCKS, SYNC_OFF, SYNC_ON, ScoreStatus, Status,
     },
     wall_clock::{instant_at_unix, now_ms},
 };

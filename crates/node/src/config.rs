@@ -11,9 +11,9 @@ use std::{
 };
 
 use clap::{Args as _, Command};
+use ipnet::IpNet;
 use libp2p_core::{Multiaddr, multiaddr::Protocol};
 use libp2p_identity::PeerId;
-use ipnet::IpNet;
 use op_p2p_discovery::Bootnode;
 use op_p2p_gating::conn_manager;
 use op_p2p_gossip::ScoringMode;
@@ -354,8 +354,8 @@ fn discovery_settings(args: &NodeArgs) -> Result<DiscoverySettings, ConfigError>
     if args.discovery_path.as_os_str().is_empty() {
         return Err(ConfigError::EmptyDiscoveryPath);
     }
-    let bootnodes = op_p2p_discovery::parse_bootnodes(&args.bootnodes)
-        .map_err(ConfigError::Bootnodes)?;
+    let bootnodes =
+        op_p2p_discovery::parse_bootnodes(&args.bootnodes).map_err(ConfigError::Bootnodes)?;
     let advertise_ip = args
         .advertise_ip
         .as_deref()
@@ -484,7 +484,10 @@ mod tests {
         assert_eq!(d.listen_udp, 0);
         assert!(d.bootnodes.is_empty() && d.netrestrict.is_empty());
         assert_eq!(d.table, StoreLocation::Disk("opnode_discovery_db".into()));
-        assert_eq!((d.advertise_ip, d.advertise_tcp, d.advertise_udp), (None, None, None));
+        assert_eq!(
+            (d.advertise_ip, d.advertise_tcp, d.advertise_udp),
+            (None, None, None)
+        );
         assert_eq!(
             c.unsafe_block_signer,
             c.sequencer.as_ref().unwrap().signer.address()
@@ -578,7 +581,9 @@ mod tests {
         };
         assert!(with(&["--p2p.bootnodes", "enr:-nope"]).contains("--p2p.bootnodes"));
         assert!(with(&["--p2p.listen.udp", "53"]).contains("--p2p.listen.udp"));
-        assert!(with(&["--p2p.advertise.ip", "no-such-host.invalid"]).contains("--p2p.advertise.ip"));
+        assert!(
+            with(&["--p2p.advertise.ip", "no-such-host.invalid"]).contains("--p2p.advertise.ip")
+        );
     }
 
     #[test]

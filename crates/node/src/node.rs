@@ -289,10 +289,13 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
 
 /// The TCP port the listener bound (the first listen address's).
 fn bound_tcp_port(addrs: &[Multiaddr]) -> Option<u16> {
-    addrs.iter().flat_map(Multiaddr::iter).find_map(|p| match p {
-        libp2p_core::multiaddr::Protocol::Tcp(port) => Some(port),
-        _ => None,
-    })
+    addrs
+        .iter()
+        .flat_map(Multiaddr::iter)
+        .find_map(|p| match p {
+            libp2p_core::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
 }
 
 /// Opens the discovery table store and starts the discv5 service task.
@@ -306,9 +309,11 @@ async fn start_discovery(
     let table: Arc<dyn DiscoveryTableStore> = match &settings.table {
         StoreLocation::Memory => Arc::new(MemoryDiscoveryTable::new()),
         StoreLocation::Disk(path) => Arc::new(
-            op_p2p_peerstore::DiscoveryTable::open(path).map_err(|source| Error::DiscoveryTable {
-                location: path.display().to_string(),
-                source,
+            op_p2p_peerstore::DiscoveryTable::open(path).map_err(|source| {
+                Error::DiscoveryTable {
+                    location: path.display().to_string(),
+                    source,
+                }
             })?,
         ),
     };

@@ -202,7 +202,11 @@ fn apply(store: &PeerStore, op: Op) {
                 .set_public_key(&peer, &record.public_key)
                 .and_then(|()| store.set_metadata(&peer, &record.metadata))
                 .and_then(|()| {
-                    store.add_addrs(&peer, std::slice::from_ref(&record.addr), DISCOVERED_ADDR_TTL)
+                    store.add_addrs(
+                        &peer,
+                        std::slice::from_ref(&record.addr),
+                        DISCOVERED_ADDR_TTL,
+                    )
                 }),
         ),
         Op::Flush(ack) => {

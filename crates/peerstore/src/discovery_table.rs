@@ -75,7 +75,9 @@ impl DiscoveryTable {
             }
             match std::str::from_utf8(&value) {
                 Ok(text) if text.len() <= MAX_RECORD_TEXT => out.push(text.to_owned()),
-                _ => warn!(target: crate::store::TARGET, "discovery table: undecodable record skipped"),
+                _ => {
+                    warn!(target: crate::store::TARGET, "discovery table: undecodable record skipped")
+                }
             }
         }
         Ok(out)
@@ -127,7 +129,10 @@ mod tests {
             table.save(&["enr:d".into(), "enr:e".into()]).unwrap();
         }
         let table = DiscoveryTable::open(&path).unwrap();
-        assert_eq!(table.load().unwrap(), vec!["enr:d".to_owned(), "enr:e".to_owned()]);
+        assert_eq!(
+            table.load().unwrap(),
+            vec!["enr:d".to_owned(), "enr:e".to_owned()]
+        );
         table.save(&["x".repeat(MAX_RECORD_TEXT + 1)]).unwrap();
         assert!(table.load().unwrap().is_empty());
     }

@@ -43,7 +43,10 @@ fn args(rollup: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<String> {
     let path = |file: &str| dir.join(format!("{name}-{file}")).display().to_string();
     let mut args = node_args(rollup, &path("key.txt"), "memory");
     // `node_args` keeps the table in memory with a memory peer store; this node's is on disk.
-    let at = args.iter().position(|a| a == "--p2p.discovery.path").unwrap();
+    let at = args
+        .iter()
+        .position(|a| a == "--p2p.discovery.path")
+        .unwrap();
     args[at + 1] = path("discovery");
     args.extend(["--p2p.peers.lo".to_owned(), LOW_WATER.to_string()]);
     args.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -85,14 +88,19 @@ fn twelve_nodes_find_each_other_from_one_bootnode() {
     let mut stranger = start(
         d,
         "stranger",
-        &args(&other_rollup, d, "stranger", &["--p2p.bootnodes", &bootnode]),
+        &args(
+            &other_rollup,
+            d,
+            "stranger",
+            &["--p2p.bootnodes", &bootnode],
+        ),
         &[],
     );
-    let stranger_id = stranger.wait_status("stranger running", |s| s["peer_id"].is_string())
-        ["peer_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let stranger_id =
+        stranger.wait_status("stranger running", |s| s["peer_id"].is_string())["peer_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
 
     for i in 1..NODES {
         let name = format!("node{i}");
@@ -166,7 +174,10 @@ fn twelve_nodes_find_each_other_from_one_bootnode() {
         peers(s) >= LOW_WATER
     });
     let discovery = &status["discovery"];
-    assert!(discovery["table_loaded"].as_u64().unwrap() > 0, "{discovery}");
+    assert!(
+        discovery["table_loaded"].as_u64().unwrap() > 0,
+        "{discovery}"
+    );
     assert!(discovery["connected"].as_u64().unwrap() > 0, "{discovery}");
 }
 
@@ -182,13 +193,21 @@ fn no_discovery_and_netrestrict() {
 
     let mut boot = start(d, "boot", &args(&rollup, d, "boot", &[]), &[]);
     let bootnode = enr(&mut boot);
-    let boot_id = boot.status().unwrap()["peer_id"].as_str().unwrap().to_owned();
+    let boot_id = boot.status().unwrap()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let with = ["--p2p.bootnodes", bootnode.as_str()];
     let mut open = start(d, "open", &args(&rollup, d, "open", &with), &[]);
-    let mut off = start(
+    let off = start(
         d,
         "off",
-        &args(&rollup, d, "off", &[&with[..], &["--p2p.no-discovery"]].concat()),
+        &args(
+            &rollup,
+            d,
+            "off",
+            &[&with[..], &["--p2p.no-discovery"]].concat(),
+        ),
         &[],
     );
     let mut restricted = start(
@@ -198,14 +217,19 @@ fn no_discovery_and_netrestrict() {
             &rollup,
             d,
             "restricted",
-            &[&with[..], &["--p2p.netrestrict", "10.0.0.0/8,192.168.0.0/16"]].concat(),
+            &[
+                &with[..],
+                &["--p2p.netrestrict", "10.0.0.0/8,192.168.0.0/16"],
+            ]
+            .concat(),
         ),
         &[],
     );
 
-    let status = restricted.wait_status("restricted node skips records outside its networks", |s| {
-        skipped(s, "netrestrict") > 0 && s["discovery"]["connected"] == 1
-    });
+    let status = restricted
+        .wait_status("restricted node skips records outside its networks", |s| {
+            skipped(s, "netrestrict") > 0 && s["discovery"]["connected"] == 1
+        });
     // It dialled the bootnode and nobody else.
     assert!(connected_ids(&status).contains(&boot_id), "{status}");
     open.wait_status("the open node connects", |s| peers(s) >= 1);
@@ -214,5 +238,8 @@ fn no_discovery_and_netrestrict() {
     assert!(status["discovery"].is_null(), "{status}");
     assert_eq!(peers(&status), 0, "{status}");
     let restricted_final = restricted.status().unwrap();
-    assert_eq!(restricted_final["discovery"]["connected"], 1, "{restricted_final}");
+    assert_eq!(
+        restricted_final["discovery"]["connected"], 1,
+        "{restricted_final}"
+    );
 }
