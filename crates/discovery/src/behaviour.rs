@@ -220,10 +220,20 @@ impl Behaviour {
     /// op-node's connect tick: below the low water mark, a shuffled walk over the candidates.
     fn on_connect_tick(&mut self) {
         self.update_shared();
+        let now = self.clock.now();
+        self.expire_dials(now);
+        // A walk whose queue is handed out or whose budget is spent is over (op-node's tick
+        // waits for its walk; in-flight dials finish on their own).
+        if self
+            .round
+            .as_ref()
+            .is_some_and(|r| r.queue.is_empty() || now >= r.deadline)
+        {
+            self.round = None;
+        }
         if !self.below_low_water() || self.round.is_some() {
             return;
         }
-        let now = self.clock.now();
         let mut peers: Vec<PeerId> = self
             .candidates
             .iter()
@@ -252,9 +262,7 @@ impl Behaviour {
     /// Starts dials while a worker is free and the round's budget lasts.
     fn start_dials(&mut self) {
         let now = self.clock.now();
-        let timeout = self.config.dial_timeout;
-        self.in_flight
-            .retain(|_, (_, started)| now.saturating_sub(*started) < timeout);
+        self.expire_dials(now);
         while self.in_flight.len() < self.config.workers {
             let Some(round) = self.round.as_mut() else {
                 return;
@@ -282,6 +290,14 @@ impl Behaviour {
             debug!(target: TARGET, %peer, addr = %candidate.addr, "dialling discovered peer");
             self.to_dial.push_back(opts);
         }
+    }
+
+    /// A dial older than the per-dial timeout no longer holds a worker (the swarm's own dial
+    /// timeout ends it too).
+    fn expire_dials(&mut self, now: Duration) {
+        let timeout = self.config.dial_timeout;
+        self.in_flight
+            .retain(|_, (_, started)| now.saturating_sub(*started) < timeout);
     }
 
     fn wake(&mut self) {
@@ -418,5 +434,134 @@ impl NetworkBehaviour for Behaviour {
         }
         self.waker = Some(cx.waker().clone());
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use libp2p_core::ConnectedPoint;
+    use libp2p_identity::Keypair;
+    use op_p2p_api::{ManualClock, MemoryPeerBook};
+
+    use super::*;
+    use crate::link::link;
+
+    fn peer() -> DiscoveredPeer {
+        let key = Keypair::generate_secp256k1();
+        let peer_id = key.public().to_peer_id();
+        DiscoveredPeer {
+            peer_id,
+            public_key: key.public(),
+            addr: format!("/ip4/127.0.0.1/tcp/9222/p2p/{peer_id}")
+                .parse()
+                .unwrap(),
+            enr: "enr:-test".into(),
+            chain_id: 901,
+        }
+    }
+
+    fn dials(b: &mut Behaviour) -> Vec<DialOpts> {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let mut out = Vec::new();
+        while let Poll::Ready(event) = b.poll(&mut cx) {
+            match event {
+                ToSwarm::Dial { opts } => out.push(opts),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        out
+    }
+
+    fn dialer() -> ConnectedPoint {
+        ConnectedPoint::Dialer {
+            address: "/ip4/127.0.0.1/tcp/9222".parse().unwrap(),
+            role_override: Endpoint::Dialer,
+            port_use: PortUse::New,
+        }
+    }
+
+    #[test]
+    fn dial_loop_is_op_nodes() {
+        let clock = Arc::new(ManualClock::new(1_000));
+        let book = Arc::new(MemoryPeerBook::new());
+        let local = PeerId::random();
+        let (mut sink, source) = link();
+        let shared = sink.shared().clone();
+        let mut b = Behaviour::new(
+            DialConfig::new(3),
+            local,
+            source,
+            book.clone(),
+            clock.clone(),
+        );
+
+        let peers: Vec<DiscoveredPeer> = (0..6).map(|_| peer()).collect();
+        for p in &peers {
+            assert!(sink.offer(p.clone()));
+        }
+        let mut ours = peer();
+        ours.peer_id = local;
+        sink.offer(ours);
+        // Stored at once, dialled only on the connect tick.
+        assert!(dials(&mut b).is_empty());
+        assert_eq!(b.candidates(), 6, "our own record is not a candidate");
+        let stored = book.discovery(&peers[0].peer_id).unwrap();
+        assert_eq!(stored.metadata.chain_id, 901);
+        assert_eq!(stored.addr, peers[0].addr);
+
+        // The tick: four workers.
+        clock.advance(CONNECT_INTERVAL_FAST);
+        let first = dials(&mut b);
+        assert_eq!(first.len(), CONNECTION_WORKERS);
+        assert_eq!(shared.counters().dials(), 4);
+
+        // A gate refuses one: its worker takes the next peer, and the refused peer rests.
+        let refused = first[0].get_peer_id().unwrap();
+        b.on_swarm_event(FromSwarm::DialFailure(DialFailure {
+            peer_id: Some(refused),
+            error: &DialError::Denied {
+                cause: ConnectionDenied::new(std::io::Error::other("banned")),
+            },
+            connection_id: first[0].connection_id(),
+        }));
+        assert_eq!(shared.counters().denied(), 1);
+        let second = dials(&mut b);
+        assert_eq!(second.len(), 1);
+
+        // One connects through our dial: found through discovery.
+        let connected = first[1].get_peer_id().unwrap();
+        b.on_swarm_event(FromSwarm::ConnectionEstablished(ConnectionEstablished {
+            peer_id: connected,
+            connection_id: first[1].connection_id(),
+            endpoint: &dialer(),
+            failed_addresses: &[],
+            other_established: 0,
+        }));
+        assert_eq!(shared.counters().connected(), 1);
+        let third = dials(&mut b);
+        assert_eq!(third.len(), 1, "the sixth and last candidate");
+        assert!(dials(&mut b).is_empty(), "the walk is over");
+
+        // The in-flight dials time out; the next tick walks again, skipping the connected
+        // peer and the refused one.
+        clock.advance(DIAL_TIMEOUT);
+        let again = dials(&mut b);
+        let again: Vec<PeerId> = again.iter().filter_map(DialOpts::get_peer_id).collect();
+        assert_eq!(again.len(), 4, "{again:?}");
+        assert!(!again.contains(&connected) && !again.contains(&refused));
+
+        // At the low water mark the loop stops dialling and slows down.
+        for (i, p) in peers.iter().enumerate().skip(2).take(2) {
+            b.on_swarm_event(FromSwarm::ConnectionEstablished(ConnectionEstablished {
+                peer_id: p.peer_id,
+                connection_id: ConnectionId::new_unchecked(100 + i),
+                endpoint: &dialer(),
+                failed_addresses: &[],
+                other_established: 0,
+            }));
+        }
+        assert!(!shared.below_low_water());
+        clock.advance(DIAL_TIMEOUT + CONNECT_INTERVAL_SLOW);
+        assert!(dials(&mut b).is_empty());
     }
 }

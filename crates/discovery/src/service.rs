@@ -493,3 +493,129 @@ async fn poll_lookup(lookup: &mut Option<Lookup>) -> Result<Vec<Enr>, QueryError
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use enr::EnrPublicKey as _;
+    use futures::StreamExt as _;
+    use op_p2p_api::MemoryDiscoveryTable;
+
+    use super::*;
+    use crate::link::{RecordSource, link};
+
+    const CHAIN: u64 = 901;
+    const WAIT: Duration = Duration::from_secs(20);
+
+    fn config(tcp: u16, bootnodes: Vec<Bootnode>) -> Config {
+        let mut c = Config::new(CHAIN);
+        c.listen_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        c.listen_tcp = tcp;
+        c.bootnodes = bootnodes;
+        c.discover_interval_fast = Duration::from_millis(200);
+        c.table_kickoff_delay = Duration::from_millis(300);
+        c
+    }
+
+    async fn started(
+        config: Config,
+        table: Arc<MemoryDiscoveryTable>,
+    ) -> (Keypair, DiscoveryHandle, RecordSource) {
+        let key = Keypair::generate_secp256k1();
+        let (sink, source) = link();
+        let handle = Discovery::start(config, &key, table, sink).await.unwrap();
+        (key, handle, source)
+    }
+
+    /// Waits until `source` yields a record of `peer`.
+    async fn receives(source: &mut RecordSource, peer: libp2p_identity::PeerId) {
+        tokio::time::timeout(WAIT, async {
+            while let Some(record) = source.rx.next().await {
+                if record.peer_id == peer {
+                    return;
+                }
+            }
+            panic!("channel closed");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no record of {peer} within {WAIT:?}"));
+    }
+
+    fn enode_of(handle: &DiscoveryHandle, host: &str) -> Bootnode {
+        let enr = handle.initial_enr();
+        let key = enr.public_key().encode_uncompressed();
+        let text = format!(
+            "enode://{}@{host}:{}?discport={}",
+            hex::encode(key),
+            enr.tcp4().unwrap(),
+            handle.udp_addr().port()
+        );
+        text.parse().unwrap()
+    }
+
+    /// Three services over real UDP: B knows A by ENR, C knows A by an enode URL with a host
+    /// name; B learns C's record through A and hands it to its dial loop. B, restarted with no
+    /// bootnodes, finds its table again in the store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn services_find_each_other_and_restart_from_the_table() {
+        let (key_a, a, _source_a) = started(config(9001, vec![]), Arc::default()).await;
+        let peer_a = key_a.public().to_peer_id();
+        assert_eq!(key::peer_id(&a.initial_enr().public_key()), Some(peer_a));
+
+        let table_b = Arc::new(MemoryDiscoveryTable::new());
+        let boot = Bootnode::Enr(a.initial_enr().clone());
+        let (key_b, b, mut source_b) = started(config(9002, vec![boot]), table_b.clone()).await;
+        // The table kickoff hands A to B's dial loop.
+        receives(&mut source_b, peer_a).await;
+
+        let (key_c, c, mut source_c) = started(
+            config(9003, vec![enode_of(&a, "localhost")]),
+            Arc::default(),
+        )
+        .await;
+        receives(&mut source_c, peer_a).await;
+        // B learns C through A's table and the lookups of its discover ticks.
+        receives(&mut source_b, key_c.public().to_peer_id()).await;
+        assert!(b.shared().counters().accepted() >= 2);
+        let table = b.table().await.unwrap();
+        assert!(table.len() >= 2, "{}", table.len());
+
+        // Shutdown saves the table; a restart without bootnodes loads it and feeds A and C
+        // to the dial loop again.
+        b.shutdown().await;
+        assert!(table_b.load().unwrap().len() >= 2);
+        let (sink, mut source) = link();
+        let b2 = Discovery::start(config(9002, vec![]), &key_b, table_b, sink)
+            .await
+            .unwrap();
+        assert!(b2.shared().counters().table_loaded() >= 2);
+        receives(&mut source, peer_a).await;
+        drop(c);
+    }
+
+    #[tokio::test]
+    async fn the_local_enr_is_op_nodes() {
+        let key = Keypair::generate_secp256k1();
+        let (sink, _source) = link();
+        let mut c = config(9222, vec![]);
+        c.advertise_ip = Some("203.0.113.7".parse().unwrap());
+        c.advertise_udp = Some(30303);
+        let handle = Discovery::start(c, &key, Arc::new(MemoryDiscoveryTable::new()), sink)
+            .await
+            .unwrap();
+        let enr = handle.local_enr().await.unwrap();
+        assert_eq!(enr.ip4(), Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(enr.udp4(), Some(30303));
+        assert_eq!(enr.tcp4(), Some(9222));
+        assert_ne!(handle.udp_addr().port(), 0, "an OS-chosen port");
+        let entry = crate::OpStackEnr::decode(enr.get_raw_rlp("opstack").unwrap()).unwrap();
+        assert_eq!(entry, crate::OpStackEnr::new(CHAIN));
+        assert!(matches!(
+            enr.public_key(),
+            enr::CombinedPublicKey::Secp256k1(_)
+        ));
+        handle.shutdown().await;
+        assert!(handle.local_enr().await.is_none(), "stopped");
+    }
+}
