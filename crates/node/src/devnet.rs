@@ -3,8 +3,8 @@
 //! 1. Writes into a fresh directory a rollup config (chain 901, genesis a few seconds from now,
 //!    every fork up to Isthmus active from genesis, so blocks are V4), a sequencer key, and
 //!    each node's key file in op-node's format.
-//! 2. Starts the nodes one after another as child processes of this binary on 127.0.0.1 with
-//!    real TCP and UDP: node 0 is the sequencer and the bootnode, the rest verifiers that get
+//! 2. Starts the nodes one after another as child processes of this binary, node `i` on
+//!    127.0.0.`i + 1` (one address per node, as hosts would have), with real TCP and UDP: node 0 is the sequencer and the bootnode, the rest verifiers that get
 //!    only node 0's ENR and find each other through discv5 (with `--static`, discovery is off
 //!    and each node knows the one or two nodes started before it as static peers). With
 //!    `--late-joiner` the last node starts a third of the way in and must fill its gap with
@@ -221,6 +221,7 @@ impl Devnet {
             let sequencer = index == 0;
             let spec = NodeSpec {
                 index,
+                ip: std::net::Ipv4Addr::new(127, 0, 0, u8::try_from(index + 1).unwrap_or(255)),
                 dir: node_dir,
                 rollup_config: rollup_path.clone(),
                 signer_address: signer.address().to_string(),

@@ -30,6 +30,10 @@ const POLL: Duration = Duration::from_millis(50);
 pub(crate) struct NodeSpec {
     /// Its number in the devnet.
     pub(crate) index: usize,
+    /// Its loopback address: node `i` is 127.0.0.`i + 1`. One address per node, as one host per
+    /// node would have: gossipsub's IP-colocation penalty (op-node's weight −35 above 10 peers
+    /// on one IP) would otherwise ban peers of a devnet larger than 11 nodes on 127.0.0.1.
+    pub(crate) ip: std::net::Ipv4Addr,
     /// Its directory: key, database, status, log.
     pub(crate) dir: PathBuf,
     /// The rollup config.
@@ -71,7 +75,7 @@ impl NodeSpec {
             "--rollup.config".into(),
             self.rollup_config.clone().into(),
             "--p2p.listen.ip".into(),
-            "127.0.0.1".into(),
+            self.ip.to_string().into(),
             "--p2p.listen.tcp".into(),
             "0".into(),
             "--p2p.priv.path".into(),
