@@ -31,7 +31,8 @@ pub struct IdentifyRecord {
 pub struct DiscoveryRecord {
     /// The peer's public key (the ENR's secp256k1 key as a libp2p key).
     pub public_key: PublicKey,
-    /// Its TCP address from the ENR, `/p2p/<id>` included.
+    /// Its TCP address from the ENR (`/ip4|ip6/…/tcp/…`, without `/p2p/`, like the listen
+    /// addresses identify reports).
     pub addr: Multiaddr,
     /// op-node's metadata: the ENR text and the chain id of its `opstack` entry.
     pub metadata: PeerMetadata,

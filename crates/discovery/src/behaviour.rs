@@ -507,7 +507,10 @@ mod tests {
         assert_eq!(b.candidates(), 6, "our own record is not a candidate");
         let stored = book.discovery(&peers[0].peer_id).unwrap();
         assert_eq!(stored.metadata.chain_id, 901);
-        assert_eq!(stored.addr, peers[0].addr);
+        assert_eq!(
+            format!("{}/p2p/{}", stored.addr, peers[0].peer_id),
+            peers[0].addr.to_string()
+        );
 
         // The tick: four workers.
         clock.advance(CONNECT_INTERVAL_FAST);

@@ -83,11 +83,16 @@ pub struct DiscoveredPeer {
 }
 
 impl DiscoveredPeer {
-    /// What the peer book keeps of it.
+    /// What the peer book keeps of it (the address without its `/p2p/` suffix, as the book
+    /// keeps addresses).
     pub fn to_record(&self) -> DiscoveryRecord {
+        let mut addr = self.addr.clone();
+        if matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+            addr.pop();
+        }
         DiscoveryRecord {
             public_key: self.public_key.clone(),
-            addr: self.addr.clone(),
+            addr,
             metadata: PeerMetadata {
                 enr: self.enr.clone(),
                 chain_id: self.chain_id,

@@ -297,7 +297,8 @@ impl NodeConfig {
                 Scoring::Light => ScoringMode::Light,
                 Scoring::None => ScoringMode::None,
             })
-            .with_timestamp_threshold(args.timestamp_threshold);
+            .with_timestamp_threshold(args.timestamp_threshold)
+            .with_ip_colocation_whitelist(args.local.ip_colocation_whitelist.clone());
         gossip.validate().map_err(ConfigError::Mesh)?;
 
         // The network preset's bootnodes plug in here (`--network`); none without a preset.

@@ -412,6 +412,31 @@ mod tests {
     }
 
     #[test]
+    fn discovery_records_store_key_address_and_metadata() {
+        let books = books();
+        let key = libp2p_identity::Keypair::generate_secp256k1();
+        let peer = key.public().to_peer_id();
+        let addr: Multiaddr = "/ip4/10.0.0.1/tcp/9222".parse().unwrap();
+        let metadata = op_p2p_api::PeerMetadata {
+            enr: "enr:-J24…".into(),
+            chain_id: 8453,
+        };
+        books.record_discovery(
+            &peer,
+            DiscoveryRecord {
+                public_key: key.public(),
+                addr: addr.clone(),
+                metadata: metadata.clone(),
+            },
+        );
+        books.flush().unwrap();
+        let store = books.store();
+        assert_eq!(store.public_key(&peer).unwrap(), Some(key.public()));
+        assert_eq!(store.addrs(&peer).unwrap(), [addr]);
+        assert_eq!(store.metadata(&peer).unwrap(), Some(metadata));
+    }
+
+    #[test]
     fn gate_rules_round_trip_through_the_trait() {
         let books = books();
         let peer = PeerId::random();

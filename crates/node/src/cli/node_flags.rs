@@ -323,4 +323,14 @@ pub(crate) struct LocalArgs {
     /// sequencer runs until the node stops.
     #[arg(long = "sequencer.last-block", value_name = "N")]
     pub(crate) sequencer_last_block: Option<u64>,
+
+    /// IPs exempt from gossipsub's IP-colocation penalty (comma separated; none by default, as
+    /// op-node). For many nodes on one host: the devnet passes 127.0.0.1, the address every
+    /// local inbound connection comes from.
+    #[arg(
+        long = "gossip.ip-colocation-whitelist",
+        value_name = "IPS",
+        value_delimiter = ','
+    )]
+    pub(crate) ip_colocation_whitelist: Vec<IpAddr>,
 }

@@ -30,9 +30,11 @@ const POLL: Duration = Duration::from_millis(50);
 pub(crate) struct NodeSpec {
     /// Its number in the devnet.
     pub(crate) index: usize,
-    /// Its loopback address: node `i` is 127.0.0.`i + 1`. One address per node, as one host per
-    /// node would have: gossipsub's IP-colocation penalty (op-node's weight −35 above 10 peers
-    /// on one IP) would otherwise ban peers of a devnet larger than 11 nodes on 127.0.0.1.
+    /// Its loopback address: node `i` is 127.0.0.`i + 1`, one address per node as hosts would
+    /// have, so the peers a node dials have distinct addresses for gossipsub's IP-colocation
+    /// penalty (op-node's weight −35 above 10 peers on one IP, which would ban the peers of any
+    /// node with more than 10 on one address); connections it accepts all come from 127.0.0.1,
+    /// which the nodes exempt (`--gossip.ip-colocation-whitelist`).
     pub(crate) ip: std::net::Ipv4Addr,
     /// Its directory: key, database, status, log.
     pub(crate) dir: PathBuf,
@@ -87,6 +89,11 @@ impl NodeSpec {
             "--control-stdin".into(),
             "--p2p.unsafe-block-signer".into(),
             self.signer_address.clone().into(),
+            // Every local inbound connection comes from 127.0.0.1 (libp2p-tcp binds outgoing
+            // sockets to 0.0.0.0), so without this gossipsub's IP-colocation penalty would ban
+            // the peers of any node with more than 10.
+            "--gossip.ip-colocation-whitelist".into(),
+            "127.0.0.1".into(),
         ];
         if self.discovery {
             args.push("--p2p.discovery.path".into());
