@@ -8,7 +8,8 @@
 //! - [`TABLE_KICKOFF_DELAY`](crate::TABLE_KICKOFF_DELAY) after start: every record of the table
 //!   that passes the filter goes to the dial loop;
 //! - every discover tick (5 s while the node is below `p2p.peers.lo`, else 20 s): one more
-//!   filtered record from random-target lookups (a lookup runs whenever the buffer is empty);
+//!   filtered record from random-target lookups (a lookup runs whenever the buffer is empty;
+//!   records the dial loop has not had yet are handed out before ones it has);
 //! - `p2p.netrestrict`: records other nodes tell us about outside the allowed networks are
 //!   removed from the discv5 table as they appear and never dialled;
 //! - every [`TABLE_SAVE_INTERVAL`](crate::TABLE_SAVE_INTERVAL) and at shutdown: the table is
@@ -48,6 +49,9 @@ use crate::{
 const TARGET: &str = "op_p2p::discovery";
 /// Records kept from lookups for the next discover ticks.
 const LOOKUP_BUFFER: usize = 64;
+/// Nodes remembered as already handed to the dial loop, so lookup results it has not seen yet
+/// go first.
+const OFFERED_MEMORY: usize = 4096;
 /// Handle commands waiting for the task.
 const COMMAND_CHANNEL_SIZE: usize = 16;
 /// How long an enode bootnode's host-name resolution and record request may take.
@@ -238,6 +242,7 @@ impl Discovery {
             sink,
             bootnode_ids,
             buffer: VecDeque::new(),
+            offered: hashlink::LruCache::new(OFFERED_MEMORY),
             lookup: None,
             deliver_on_lookup: false,
             enr_requests: FuturesUnordered::new(),
@@ -287,6 +292,8 @@ struct Service {
     sink: RecordSink,
     bootnode_ids: HashSet<NodeId>,
     buffer: VecDeque<DiscoveredPeer>,
+    /// Peers already handed to the dial loop (bounded).
+    offered: hashlink::LruCache<libp2p_identity::PeerId, ()>,
     lookup: Option<Lookup>,
     /// A discover tick found the buffer empty: the next lookup result delivers at once (the
     /// tick "blocks" on the iterator as op-node's does).
@@ -388,17 +395,20 @@ impl Service {
         for enr in &table {
             if let Some(peer) = self.check(enr) {
                 fed += 1;
-                self.sink.offer(peer);
+                self.offer(peer);
             }
         }
         info!(target: TARGET, table = table.len(), fed, "discovery table fed to the dial loop");
     }
 
+    fn offer(&mut self, peer: DiscoveredPeer) {
+        self.offered.insert(peer.peer_id, ());
+        self.sink.offer(peer);
+    }
+
     fn discover_tick(&mut self) {
         match self.buffer.pop_front() {
-            Some(peer) => {
-                self.sink.offer(peer);
-            }
+            Some(peer) => self.offer(peer),
             None => self.deliver_on_lookup = true,
         }
         if self.buffer.is_empty() && self.lookup.is_none() {
@@ -410,14 +420,23 @@ impl Service {
         match result {
             Ok(found) => {
                 debug!(target: TARGET, found = found.len(), "lookup done");
+                let mut seen = Vec::new();
                 for enr in &found {
-                    if let Some(peer) = self.check(enr)
-                        && self.buffer.len() < LOOKUP_BUFFER
-                        && !self.buffer.iter().any(|p| p.peer_id == peer.peer_id)
-                    {
-                        self.buffer.push_back(peer);
+                    let Some(peer) = self.check(enr) else {
+                        continue;
+                    };
+                    if self.buffer.iter().any(|p| p.peer_id == peer.peer_id) {
+                        continue;
+                    }
+                    // Records the dial loop has not had yet go first; the rest follow.
+                    if self.offered.contains_key(&peer.peer_id) {
+                        seen.push(peer);
+                    } else {
+                        self.buffer.push_front(peer);
                     }
                 }
+                self.buffer.extend(seen);
+                self.buffer.truncate(LOOKUP_BUFFER);
             }
             Err(error) => debug!(target: TARGET, %error, "lookup failed"),
         }
@@ -425,7 +444,7 @@ impl Service {
             && let Some(peer) = self.buffer.pop_front()
         {
             self.deliver_on_lookup = false;
-            self.sink.offer(peer);
+            self.offer(peer);
         }
     }
 
