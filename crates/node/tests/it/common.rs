@@ -12,8 +12,12 @@ use std::{
 
 use serde_json::Value;
 
-/// The binary under test.
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_op-p2p");
+/// The binary under test: cargo's, or `OP_P2P_BIN` when set (a copy of it, for checkouts that
+/// share one target directory and so one `target/debug/op-p2p` that another build may replace
+/// while the tests run).
+pub(crate) fn bin() -> std::ffi::OsString {
+    std::env::var_os("OP_P2P_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_op-p2p").into())
+}
 /// The bound on every wait.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
 /// The sequencer key of the tests (`0x01…01`).
@@ -85,7 +89,7 @@ pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String
 /// A command of the binary with no inherited `OP_NODE_*` variables and backtraces on, so a
 /// panic would show.
 pub(crate) fn op_p2p() -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(bin());
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("OP_NODE_") {
             command.env_remove(name);
