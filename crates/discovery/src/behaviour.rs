@@ -111,7 +111,12 @@ struct Round {
     deadline: Duration,
 }
 
-/// The dial loop. See the [module docs](self).
+/// op-node's dial loop as a behaviour: records from the discv5 task (a [`RecordSource`]) are
+/// stored in the [`PeerBook`] and kept as dial candidates; on each connect tick below the low
+/// water mark a shuffled walk over them is dialled through [`ToSwarm::Dial`], at most
+/// [`DialConfig::workers`] at once within [`DialConfig::collective_timeout`]. Dials a gate
+/// refuses ([`DialError::Denied`]) leave the peer alone for [`DialConfig::denied_backoff`], so
+/// banned and blocked peers are skipped by the gates' own live state.
 pub struct Behaviour {
     config: DialConfig,
     local: PeerId,
