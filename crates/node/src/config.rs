@@ -96,6 +96,9 @@ pub(crate) enum ConfigError {
     /// The advertised host does not resolve to an IPv4 address.
     #[error("--p2p.advertise.ip {0}: not an IP address or a host name with an IPv4 address")]
     AdvertiseIp(String),
+    /// A netrestrict entry that is not a CIDR network.
+    #[error("--p2p.netrestrict {0:?}: not a CIDR network (e.g. 10.0.0.0/8)")]
+    Netrestrict(String),
     /// A privileged UDP port.
     #[error("--p2p.listen.udp {0}: ports 1-1023 are refused as op-node does (use 0 or 1024-65535)")]
     PrivilegedUdpPort(u16),
@@ -375,9 +378,24 @@ fn discovery_settings(args: &NodeArgs) -> Result<DiscoverySettings, ConfigError>
         advertise_tcp: (args.advertise_tcp != 0).then_some(args.advertise_tcp),
         advertise_udp: (args.advertise_udp != 0).then_some(args.advertise_udp),
         bootnodes,
-        netrestrict: args.netrestrict.clone(),
+        netrestrict: parse_netrestrict(&args.netrestrict)?,
         table,
     })
+}
+
+/// geth's `ParseNetlist`: comma-separated CIDR networks, blanks ignored (an empty
+/// `OP_NODE_P2P_NETRESTRICT` is no restriction).
+fn parse_netrestrict(entries: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    entries
+        .iter()
+        .flat_map(|e| e.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            e.parse::<IpNet>()
+                .map_err(|_| ConfigError::Netrestrict(e.to_owned()))
+        })
+        .collect()
 }
 
 /// An IP as given, or a host name's first IPv4 address (op-node: "IPv4 only"). Resolution
@@ -582,6 +600,9 @@ mod tests {
         };
         assert!(with(&["--p2p.bootnodes", "enr:-nope"]).contains("--p2p.bootnodes"));
         assert!(with(&["--p2p.listen.udp", "53"]).contains("--p2p.listen.udp"));
+        assert!(with(&["--p2p.netrestrict", "10.0.0.0/33"]).contains("--p2p.netrestrict"));
+        let blank = config(&["--p2p.sequencer.key", KEY, "--p2p.netrestrict", " "]).unwrap();
+        assert!(blank.discovery.unwrap().netrestrict.is_empty());
         assert!(
             with(&["--p2p.advertise.ip", "no-such-host.invalid"]).contains("--p2p.advertise.ip")
         );

@@ -8,7 +8,6 @@
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::{ArgAction, Args, ValueEnum, builder::BoolishValueParser};
-use ipnet::IpNet;
 use libp2p_core::Multiaddr;
 use op_p2p_types::Address;
 
@@ -105,7 +104,7 @@ pub(crate) struct NodeArgs {
         value_name = "CIDRS",
         value_delimiter = ','
     )]
-    pub(crate) netrestrict: Vec<IpNet>,
+    pub(crate) netrestrict: Vec<String>,
 
     /// The IP to put in the ENR (an IP, or a host name resolved to its first IPv4). Empty:
     /// the listen IP unless unspecified, else what peers observe.
