@@ -247,3 +247,45 @@ impl NodeProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(discovery: bool) -> NodeSpec {
+        NodeSpec {
+            index: 2,
+            ip: std::net::Ipv4Addr::new(127, 0, 0, 3),
+            dir: PathBuf::from("/tmp/devnet/node-2"),
+            rollup_config: PathBuf::from("/tmp/devnet/rollup.json"),
+            signer_address: "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1".into(),
+            sequencer_key: None,
+            last_block: None,
+            static_peers: Vec::new(),
+            discovery,
+            bootnodes: vec!["enr:-a".into(), "enr:-b".into()],
+        }
+    }
+
+    fn args(spec: &NodeSpec) -> Vec<String> {
+        spec.args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn discovery_or_static_wiring() {
+        let with = args(&spec(true));
+        let at = with.iter().position(|a| a == "--p2p.bootnodes").unwrap();
+        assert_eq!(with[at + 1], "enr:-a,enr:-b");
+        let at = with.iter().position(|a| a == "--p2p.listen.ip").unwrap();
+        assert_eq!(with[at + 1], "127.0.0.3");
+        assert!(with.iter().any(|a| a.ends_with("node-2/discovery")));
+        assert!(!with.iter().any(|a| a == "--p2p.no-discovery"));
+
+        let without = args(&spec(false));
+        assert!(without.iter().any(|a| a == "--p2p.no-discovery"));
+        assert!(!without.iter().any(|a| a == "--p2p.bootnodes"));
+    }
+}
