@@ -210,6 +210,10 @@ impl Behaviour {
                 denied_until,
             },
         );
+        self.source
+            .shared
+            .counters()
+            .set_candidates(self.candidates.len());
     }
 
     fn below_low_water(&self) -> bool {
@@ -510,6 +514,7 @@ mod tests {
         // Stored at once, dialled only on the connect tick.
         assert!(dials(&mut b).is_empty());
         assert_eq!(b.candidates(), 6, "our own record is not a candidate");
+        assert_eq!(shared.counters().candidates(), 6);
         let stored = book.discovery(&peers[0].peer_id).unwrap();
         assert_eq!(stored.metadata.chain_id, 901);
         assert_eq!(

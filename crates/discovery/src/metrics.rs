@@ -17,6 +17,7 @@ pub struct DiscoveryCounters {
     denied: AtomicU64,
     connected: AtomicU64,
     table_loaded: AtomicU64,
+    candidates: AtomicU64,
 }
 
 impl DiscoveryCounters {
@@ -68,6 +69,15 @@ impl DiscoveryCounters {
     /// Records loaded from the persisted table at start.
     pub fn table_loaded(&self) -> u64 {
         self.table_loaded.load(Ordering::Relaxed)
+    }
+
+    /// Distinct peers the dial loop holds as candidates now (a gauge).
+    pub fn candidates(&self) -> u64 {
+        self.candidates.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_candidates(&self, n: usize) {
+        self.candidates.store(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn record_accepted(&self) {

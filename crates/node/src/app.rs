@@ -379,6 +379,7 @@ impl App {
             table: handle.table().await.map_or(0, |t| t.len()),
             table_loaded: counters.table_loaded(),
             accepted: counters.accepted(),
+            candidates: counters.candidates(),
             skipped: op_p2p_discovery::SkipReason::ALL
                 .iter()
                 .map(|r| (r.as_str().to_owned(), counters.skipped(*r)))

@@ -78,6 +78,8 @@ pub(crate) struct DiscoveryStatus {
     pub(crate) table_loaded: u64,
     /// Records that passed the filter and went to the dial loop.
     pub(crate) accepted: u64,
+    /// Distinct peers the dial loop holds as candidates.
+    pub(crate) candidates: u64,
     /// Records skipped, by reason.
     pub(crate) skipped: std::collections::BTreeMap<String, u64>,
     /// Dials the dial loop started.

@@ -49,6 +49,13 @@ fn args(rollup: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<String> {
         .unwrap();
     args[at + 1] = path("discovery");
     args.extend(["--p2p.peers.lo".to_owned(), LOW_WATER.to_string()]);
+    // Every node is on 127.0.0.1: without the exemption, gossipsub's IP-colocation penalty
+    // (above 10 peers on one IP) would push the bootnode's peers below the mesh's zero-score
+    // bar once more than 10 of them connect to it (the devnet does the same).
+    args.extend([
+        "--gossip.ip-colocation-whitelist".to_owned(),
+        "127.0.0.1".to_owned(),
+    ]);
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     args
 }
@@ -124,18 +131,24 @@ fn twelve_nodes_find_each_other_from_one_bootnode() {
         .filter(|(n, _)| (1..=BLOCKS).contains(n))
         .collect();
     assert_eq!(canonical.len(), BLOCKS as usize);
+    let mut dialled = 0;
     for (i, status) in finals.iter().enumerate().skip(1) {
         let held: Vec<(u64, String)> = block_hashes(status)
             .into_iter()
             .filter(|(n, _)| (1..=BLOCKS).contains(n))
             .collect();
         assert_eq!(held, canonical, "node {i}");
+        // Every node learnt peers through discovery (a node may reach its low water mark by
+        // others' dials before its own first connect tick, so its own count may be 0).
         assert!(
-            status["discovery"]["connected"].as_u64().unwrap() >= 1,
-            "node {i} found no peer through discovery: {}",
+            status["discovery"]["candidates"].as_u64().unwrap() >= 1,
+            "node {i} discovered nobody: {}",
             status["discovery"]
         );
+        dialled += status["discovery"]["connected"].as_u64().unwrap();
     }
+    // No static peers: every connection is some node's discovery dial.
+    assert!(dialled >= (NODES - 1) as u64, "{dialled}");
 
     // The stranger's record reached the network (someone skipped it as another chain's), and
     // no node is connected to it, so none dialled it.
