@@ -22,6 +22,7 @@ use op_p2p_types::{Address, B256, BlockSigner};
 use crate::{
     cli::{NodeArgs, Scoring},
     identity::{DEFAULT_PRIV_PATH, KeySource},
+    network::NetworkPreset,
     rollup::{Chain, RollupError},
 };
 
@@ -38,6 +39,12 @@ pub(crate) enum ConfigError {
     /// `--rollup.config` is unusable.
     #[error("--rollup.config: {0}")]
     Rollup(#[from] RollupError),
+    /// Neither `--rollup.config` nor `--network` (clap refuses this first).
+    #[error("give --rollup.config or --network")]
+    NoChain,
+    /// Both `--rollup.config` and `--network` (clap refuses this first).
+    #[error("--rollup.config and --network are both set; give one")]
+    NetworkAndRollupConfig,
     /// op-node refuses static peers when P2P is disabled.
     #[error("--p2p.static cannot be used with --p2p.disable")]
     StaticWithDisable,
@@ -64,14 +71,19 @@ pub(crate) enum ConfigError {
     /// No block signer to check gossip against.
     #[error(
         "--p2p.unsafe-block-signer is required (op-node reads it from the L1 SystemConfig), \
-         unless --p2p.sequencer.key is set"
+         unless --network or --p2p.sequencer.key is set"
     )]
     MissingSigner,
     /// The block signer and the sequencer key disagree: every block we make would be rejected.
-    #[error("--p2p.unsafe-block-signer {flag} is not the address of --p2p.sequencer.key ({key})")]
+    #[error(
+        "the unsafe block signer {signer} (from {origin}) is not the address of \
+         --p2p.sequencer.key ({key}); set --p2p.unsafe-block-signer to the key's address"
+    )]
     SignerMismatch {
-        /// The flag's address.
-        flag: Address,
+        /// The signer in force.
+        signer: Address,
+        /// Where it came from.
+        origin: SignerSource,
         /// The key's address.
         key: Address,
     },
@@ -128,6 +140,28 @@ impl std::fmt::Display for StoreLocation {
     }
 }
 
+/// Where the unsafe block signer came from: logged at start, so an operator sees whether the
+/// preset's registry value or their own is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignerSource {
+    /// `--p2p.unsafe-block-signer` (it overrides a preset).
+    Flag,
+    /// The `--network` preset (the superchain registry's `UnsafeBlockSigner`).
+    Preset(&'static str),
+    /// The address of `--p2p.sequencer.key`.
+    SequencerKey,
+}
+
+impl std::fmt::Display for SignerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Flag => f.write_str("--p2p.unsafe-block-signer"),
+            Self::Preset(name) => write!(f, "--network {name} (superchain registry)"),
+            Self::SequencerKey => f.write_str("--p2p.sequencer.key"),
+        }
+    }
+}
+
 /// Request-response sync settings: whether the payload_by_number behaviour is in the swarm,
 /// and whether it asks static peers only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,8 +214,14 @@ pub(crate) struct DiscoverySettings {
 pub(crate) struct NodeConfig {
     /// The chain.
     pub(crate) chain: Chain,
+    /// The `--network` preset the chain came from; `None` with `--rollup.config`. With
+    /// `p2p.bootnodes` empty, discovery takes [`NetworkPreset::bootnodes`], or without a
+    /// preset [`crate::network::default_bootnodes`] (the same list: op-node's defaults).
+    pub(crate) network: Option<&'static NetworkPreset>,
     /// The address gossip blocks must be signed by.
     pub(crate) unsafe_block_signer: Address,
+    /// Where [`Self::unsafe_block_signer`] came from.
+    pub(crate) signer_source: SignerSource,
     /// Sequencer mode, when a key is set.
     pub(crate) sequencer: Option<SequencerSettings>,
     /// The node key.
@@ -230,7 +270,12 @@ impl NodeConfig {
                 ConfigError::StaticWithDisable
             });
         }
-        let chain = Chain::load(&args.rollup_config)?;
+        let chain = match (args.network, &args.rollup_config) {
+            (Some(_), Some(_)) => return Err(ConfigError::NetworkAndRollupConfig),
+            (Some(preset), None) => preset.chain(),
+            (None, Some(path)) => Chain::load(path)?,
+            (None, None) => return Err(ConfigError::NoChain),
+        };
 
         if args.listen_tcp != 0 && args.listen_tcp < MIN_LISTEN_PORT {
             return Err(ConfigError::PrivilegedPort(args.listen_tcp));
@@ -253,17 +298,27 @@ impl NodeConfig {
             .as_deref()
             .map(parse_sequencer_key)
             .transpose()?;
-        let unsafe_block_signer = match (args.unsafe_block_signer, &sequencer) {
-            (Some(flag), Some(signer)) if flag != signer.address() => {
-                return Err(ConfigError::SignerMismatch {
-                    flag,
-                    key: signer.address(),
-                });
-            }
-            (Some(flag), _) => flag,
-            (None, Some(signer)) => signer.address(),
-            (None, None) => return Err(ConfigError::MissingSigner),
-        };
+        // The flag, else the preset, else the sequencer key; a sequencer key must then be the
+        // signer's, or every block it made would be rejected.
+        let (unsafe_block_signer, signer_source) =
+            match (args.unsafe_block_signer, args.network, &sequencer) {
+                (Some(flag), _, _) => (flag, SignerSource::Flag),
+                (None, Some(preset), _) => (
+                    preset.unsafe_block_signer,
+                    SignerSource::Preset(preset.name),
+                ),
+                (None, None, Some(signer)) => (signer.address(), SignerSource::SequencerKey),
+                (None, None, None) => return Err(ConfigError::MissingSigner),
+            };
+        if let Some(signer) = &sequencer
+            && signer.address() != unsafe_block_signer
+        {
+            return Err(ConfigError::SignerMismatch {
+                signer: unsafe_block_signer,
+                origin: signer_source,
+                key: signer.address(),
+            });
+        }
         if args.local.sequencer_last_block.is_some() && sequencer.is_none() {
             return Err(ConfigError::LastBlockWithoutSequencer);
         }
@@ -320,7 +375,9 @@ impl NodeConfig {
 
         Ok(Self {
             chain,
+            network: args.network,
             unsafe_block_signer,
+            signer_source,
             sequencer,
             key,
             listen: SocketAddr::new(args.listen_ip, args.listen_tcp),
@@ -558,6 +615,91 @@ mod tests {
             "--syncmode.req-resp=false",
         ])
         .unwrap();
+    }
+
+    fn network_config(extra: &[&str]) -> Result<NodeConfig, ConfigError> {
+        let mut argv = vec!["node"];
+        argv.extend_from_slice(extra);
+        let wrapper = Wrapper::try_parse_from(argv).unwrap();
+        NodeConfig::from_args(&wrapper.args, Vec::new())
+    }
+
+    #[test]
+    fn network_gives_chain_and_signer_and_the_flag_overrides() {
+        let c = network_config(&["--network", "op-mainnet"]).unwrap();
+        let preset = crate::network::find("op-mainnet").unwrap();
+        assert_eq!(c.network.map(|p| p.name), Some("op-mainnet"));
+        assert_eq!(c.chain, preset.chain());
+        assert_eq!(c.chain.rollup.l2_chain_id, 10);
+        assert_eq!(c.unsafe_block_signer, preset.unsafe_block_signer);
+        assert_eq!(c.signer_source, SignerSource::Preset("op-mainnet"));
+
+        let other = "0x0000000000000000000000000000000000000001";
+        let c = network_config(&[
+            "--network",
+            "base-mainnet",
+            "--p2p.unsafe-block-signer",
+            other,
+        ])
+        .unwrap();
+        assert_eq!(c.chain.rollup.l2_chain_id, 8453);
+        assert_eq!(c.unsafe_block_signer, Address::from_str(other).unwrap());
+        assert_eq!(c.signer_source, SignerSource::Flag);
+
+        // A sequencer key that is not the preset's signer would make rejected blocks.
+        let e = network_config(&["--network", "op-mainnet", "--p2p.sequencer.key", KEY])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--network op-mainnet") && e.contains("--p2p.sequencer.key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn network_help_lists_every_preset() {
+        let command = NodeArgs::augment_args(Command::new("node"));
+        let help = command
+            .get_arguments()
+            .find(|a| a.get_id() == "network")
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap();
+        for preset in crate::network::all() {
+            assert!(
+                help.contains(preset.name),
+                "{} not in --network help",
+                preset.name
+            );
+        }
+    }
+
+    #[test]
+    fn exactly_one_of_network_and_rollup_config() {
+        let rollup = rollup_file();
+        let path = rollup.path().display().to_string();
+        let both =
+            Wrapper::try_parse_from(["node", "--network", "op-mainnet", "--rollup.config", &path])
+                .unwrap_err()
+                .to_string();
+        assert!(
+            both.contains("--network") && both.contains("--rollup.config"),
+            "{both}"
+        );
+        let neither = Wrapper::try_parse_from(["node", "--p2p.sequencer.key", KEY])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            neither.contains("--network") && neither.contains("--rollup.config"),
+            "{neither}"
+        );
+        let unknown = Wrapper::try_parse_from(["node", "--network", "op-mainet"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.contains("op-mainet") && unknown.contains("op-mainnet"),
+            "{unknown}"
+        );
     }
 
     #[test]

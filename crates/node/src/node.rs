@@ -218,6 +218,25 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     } else {
         "verifier"
     };
+    match config.network {
+        Some(preset) => info!(
+            target: TARGET,
+            network = preset.name,
+            chain = preset.chain_name,
+            chain_id = rollup.l2_chain_id,
+            genesis = %config.chain.genesis.hash,
+            registry_commit = preset.source.commit,
+            registry_file = preset.source.path,
+            bootnodes = preset.bootnodes().len(),
+            "chain from the --network preset"
+        ),
+        None => info!(
+            target: TARGET,
+            chain_id = rollup.l2_chain_id,
+            genesis = %config.chain.genesis.hash,
+            "chain from --rollup.config"
+        ),
+    }
     info!(
         target: TARGET,
         %peer_id,
@@ -225,6 +244,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         chain_id = rollup.l2_chain_id,
         role,
         unsafe_block_signer = %config.unsafe_block_signer,
+        signer_source = %config.signer_source,
         head = payloads.head().number,
         static_peers = statics.len(),
         "op-p2p node started"

@@ -7,11 +7,14 @@
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
-use clap::{ArgAction, Args, ValueEnum, builder::BoolishValueParser};
+use clap::{ArgAction, ArgGroup, Args, ValueEnum, builder::BoolishValueParser};
 use libp2p_core::Multiaddr;
 use op_p2p_types::Address;
 
-use crate::duration::parse_go_duration;
+use crate::{
+    duration::parse_go_duration,
+    network::{self, NetworkPreset},
+};
 
 /// op-node's `p2p.scoring` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,20 +27,35 @@ pub(crate) enum Scoring {
 
 /// Every flag of `op-p2p node`. Defaults are op-node's. Booleans take `--flag`, `--flag=true`
 /// or `--flag=false` (urfave/cli's form), and `true`/`false`/`1`/`0` in the environment.
+///
+/// Exactly one of `--rollup.config` and `--network` names the chain. op-node, given both,
+/// logs an error, uses the network and says the combination "will stop the op-node from
+/// starting in the future"; this node refuses it now.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "P2P (op-node flags)")]
+#[command(group(ArgGroup::new("chain").required(true).args(["rollup_config", "network"])))]
 pub(crate) struct NodeArgs {
-    /// op-node's rollup.json: chain id, genesis, block time, hardfork schedule.
+    /// op-node's rollup.json: chain id, genesis, block time, hardfork schedule. Give this or
+    /// --network.
     #[arg(
         long = "rollup.config",
         env = "OP_NODE_ROLLUP_CONFIG",
         value_name = "PATH"
     )]
-    pub(crate) rollup_config: PathBuf,
+    pub(crate) rollup_config: Option<PathBuf>,
+
+    /// A built-in network instead of --rollup.config (chain, genesis, forks and unsafe block
+    /// signer from the superchain registry; op-node's bootnodes): op-mainnet, op-sepolia, base-mainnet,
+    /// base-sepolia, unichain-mainnet, unichain-sepolia, ink-mainnet, ink-sepolia,
+    /// soneium-mainnet, soneium-minato-sepolia (case-insensitive; `mainnet` and `sepolia` mean
+    /// op-mainnet and op-sepolia).
+    #[arg(long = "network", env = "OP_NODE_NETWORK", value_name = "NAME",
+        value_parser = network::parse)]
+    pub(crate) network: Option<&'static NetworkPreset>,
 
     /// The address that signs unsafe blocks. op-node reads it from the L1 SystemConfig; this
-    /// node has no L1, so it is a flag. Defaults to the sequencer key's address when
-    /// p2p.sequencer.key is set.
+    /// node has no L1, so it is a flag. Defaults to the --network preset's signer, else to the
+    /// sequencer key's address when p2p.sequencer.key is set.
     #[arg(
         long = "p2p.unsafe-block-signer",
         env = "OP_NODE_P2P_UNSAFE_BLOCK_SIGNER",

@@ -9,5 +9,6 @@ mod common;
 mod devnet;
 mod discovery;
 mod gossip_validate;
+mod network;
 mod restart;
 mod sync_cmd;
