@@ -359,8 +359,15 @@ impl NodeConfig {
             .with_ip_colocation_whitelist(args.local.ip_colocation_whitelist.clone());
         gossip.validate().map_err(ConfigError::Mesh)?;
 
-        // The network preset's bootnodes plug in here (`--network`); none without a preset.
-        let default_bootnodes: Vec<Bootnode> = Vec::new();
+        // With `--network`, the preset's bootnodes (op-node's `DefaultBootnodes`). op-node also
+        // uses them for a chain given by rollup.json; we do not: such a chain (a devnet, a new
+        // chain) is not served by those bootnodes (every record they hand out would be filtered
+        // out by chain id), and a local devnet should not send UDP to OP Labs' hosts.
+        let default_bootnodes = match args.network {
+            Some(preset) => op_p2p_discovery::parse_bootnodes(preset.bootnodes())
+                .map_err(ConfigError::Bootnodes)?,
+            None => Vec::new(),
+        };
         let discovery = if args.no_discovery {
             None
         } else {
