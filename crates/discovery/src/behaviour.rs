@@ -563,8 +563,11 @@ mod tests {
         assert_eq!(again.len(), 4, "{again:?}");
         assert!(!again.contains(&connected) && !again.contains(&refused));
 
-        // At the low water mark the loop stops dialling and slows down.
-        for (i, p) in peers.iter().enumerate().skip(2).take(2) {
+        // At the low water mark (3: `connected` and two others) the loop stops dialling and
+        // slows down. The walk is shuffled, so pick the two among the peers other than
+        // `connected`.
+        let others = peers.iter().filter(|p| p.peer_id != connected).take(2);
+        for (i, p) in others.enumerate() {
             b.on_swarm_event(FromSwarm::ConnectionEstablished(ConnectionEstablished {
                 peer_id: p.peer_id,
                 connection_id: ConnectionId::new_unchecked(100 + i),
