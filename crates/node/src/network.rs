@@ -70,7 +70,8 @@ impl NetworkPreset {
 
 /// op-node's `DefaultBootnodes`, as enode URLs and ENR texts (parsing them is discovery's
 /// job). op-node uses them whenever `p2p.bootnodes` is empty, whether the chain came from
-/// `--network` or from `--rollup.config` (`loadDiscoveryOpts`): discovery should do the same.
+/// `--network` or from `--rollup.config` (`loadDiscoveryOpts`); this node uses them only with
+/// `--network` (see `NodeConfig::from_args`).
 pub(crate) fn default_bootnodes() -> &'static [&'static str] {
     &bootnodes::OP_NODE_BOOTNODES
 }

@@ -3,9 +3,11 @@
 //! stopped, database flushed).
 //!
 //! ```text
-//!            ┌──────────── swarm task (EventLoop) ────────────┐
-//!  network ◀▶│ gating ▸ conn_manager ▸ identify ▸ ping ▸ gossip ▸ sync │◀── Commands
-//!            └──────────────┬──────────────────────────────────┘            ▲
+//!            ┌──────────── swarm task (EventLoop) ───────────────────────────┐
+//!  network ◀▶│ gating ▸ conn_manager ▸ identify ▸ ping ▸ gossip ▸ sync ▸ discovery │◀── Commands
+//!            └──────────────┬────────────────────────────────────▲──────────┘  ▲
+//!                           │               discovered records   │ (bounded)    │
+//!                           │           ┌── discv5 task (UDP, table store) ──┐  │
 //!                           │ accepted gossip blocks, promoted synced blocks │
 //!                           │ (bounded)                                      │
 //!                           ▼                                                │
@@ -24,7 +26,8 @@ use std::{sync::Arc, time::Duration};
 use futures::StreamExt as _;
 use libp2p_core::Multiaddr;
 use libp2p_swarm::{Swarm, SwarmEvent};
-use op_p2p_api::{Clock, PeerBook as _, SystemClock};
+use op_p2p_api::{Clock, DiscoveryTableStore, MemoryDiscoveryTable, PeerBook as _, SystemClock};
+use op_p2p_discovery::{Discovery, DiscoveryHandle, RecordSink};
 use op_p2p_gating::conn_manager;
 use op_p2p_gossip::{GossipCounters, Services, UnsafeBlockSigner};
 use op_p2p_peerstore::{Books, PeerStore};
@@ -34,7 +37,7 @@ use tracing::{info, warn};
 use crate::{
     app::App,
     behaviour::{self, NodeBehaviour, NodeEvent},
-    config::{NodeConfig, StoreLocation, listen_multiaddr},
+    config::{DiscoverySettings, NodeConfig, StoreLocation, listen_multiaddr},
     control,
     error::Error,
     event_loop::{EventLoop, Parts},
@@ -144,6 +147,16 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
             metrics: counters.clone(),
         },
     )?;
+    let (record_sink, record_source) = op_p2p_discovery::link();
+    let discovery_behaviour = config.discovery.as_ref().map(|_| {
+        op_p2p_discovery::Behaviour::new(
+            op_p2p_discovery::DialConfig::new(config.conn_manager.low_water()),
+            peer_id,
+            record_source,
+            Arc::new(books.clone()),
+            clock.clone(),
+        )
+    });
     let mut behaviour = NodeBehaviour {
         gating: op_p2p_gating::Behaviour::new(
             Arc::new(books.clone()),
@@ -157,6 +170,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         ping: behaviour::ping(),
         gossip,
         sync: sync.into(),
+        discovery: discovery_behaviour.into(),
     };
     // Static peers: protected from score bans and trimming, dialled and redialled by the
     // connection manager, preferred by sync when `only_req_to_static` is set.
@@ -178,6 +192,23 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         source: std::io::Error::other(e.to_string()),
     })?;
     let (listen_addrs, early_events) = await_listen_addrs(&mut swarm, &config).await?;
+    // Discovery after the TCP listener is bound: the ENR carries the bound port.
+    let discovery = match &config.discovery {
+        Some(settings) => Some(
+            start_discovery(
+                &config,
+                settings,
+                &keypair,
+                bound_tcp_port(&listen_addrs),
+                record_sink,
+            )
+            .await?,
+        ),
+        None => {
+            info!(target: TARGET, "discovery off (--p2p.no-discovery)");
+            None
+        }
+    };
 
     let (delivery_tx, deliveries) = mpsc::channel(DELIVERY_CHANNEL_SIZE);
     let (handle, commands) = NodeHandle::channel();
@@ -200,8 +231,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
             books: books.clone(),
             local_key: keypair.public(),
             user_agent: config.user_agent.clone(),
-            // DISCOVERY PLUG-IN POINT: the discv5 handle goes here once discovery exists.
-            discovery: None,
+            discovery: discovery
+                .clone()
+                .map(|d| Arc::new(d) as Arc<dyn rpc::DiscoveryTable>),
         },
     )
     .await?;
@@ -274,6 +306,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         peer_id: peer_id.to_string(),
         gaps_unfilled: 0,
         gossip: counters,
+        discovery: discovery.clone(),
         sequencer_retry_at: None,
     };
     app.run(shutdown).await;
@@ -282,6 +315,13 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     // New RPC connections are refused from here; calls in flight (a connect waits up to 30 s)
     // end with the swarm task, so the server's own wind-down is waited for only briefly.
     let _ = rpc_server.stop();
+    if let Some(discovery) = &discovery
+        && tokio::time::timeout(SHUTDOWN_TIMEOUT, discovery.shutdown())
+            .await
+            .is_err()
+    {
+        warn!(target: TARGET, "discovery did not stop in time");
+    }
     if let Err(error) = handle.shutdown().await {
         warn!(target: TARGET, %error, "swarm task did not stop");
     }
@@ -305,6 +345,67 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     books.close();
     info!(target: TARGET, "stopped; database flushed");
     Ok(())
+}
+
+/// The TCP port the listener bound (the first listen address's).
+fn bound_tcp_port(addrs: &[Multiaddr]) -> Option<u16> {
+    addrs
+        .iter()
+        .flat_map(Multiaddr::iter)
+        .find_map(|p| match p {
+            libp2p_core::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+}
+
+/// Opens the discovery table store and starts the discv5 service task.
+async fn start_discovery(
+    config: &NodeConfig,
+    settings: &DiscoverySettings,
+    keypair: &libp2p_identity::Keypair,
+    bound_tcp: Option<u16>,
+    sink: RecordSink,
+) -> Result<DiscoveryHandle, Error> {
+    let table: Arc<dyn DiscoveryTableStore> = match &settings.table {
+        StoreLocation::Memory => Arc::new(MemoryDiscoveryTable::new()),
+        StoreLocation::Disk(path) => Arc::new(
+            op_p2p_peerstore::DiscoveryTable::open(path).map_err(|source| {
+                Error::DiscoveryTable {
+                    location: path.display().to_string(),
+                    source,
+                }
+            })?,
+        ),
+    };
+    let mut discovery = op_p2p_discovery::Config::new(config.chain.rollup.l2_chain_id);
+    discovery.listen_ip = config.listen.ip();
+    discovery.listen_udp = settings.listen_udp;
+    discovery.listen_tcp = config.listen.port();
+    discovery.bound_tcp = bound_tcp;
+    discovery.advertise_ip = settings.advertise_ip;
+    discovery.advertise_tcp = settings.advertise_tcp;
+    discovery.advertise_udp = settings.advertise_udp;
+    // `p2p.bootnodes`, else the network preset's list (op-node's `DefaultBootnodes`).
+    let (bootnodes, origin) = if settings.bootnodes.is_empty() {
+        (&config.default_bootnodes, "network preset")
+    } else {
+        (&settings.bootnodes, "--p2p.bootnodes")
+    };
+    discovery.bootnodes = bootnodes.clone();
+    discovery.netrestrict = settings.netrestrict.clone();
+    for bootnode in bootnodes {
+        info!(target: TARGET, %bootnode, origin, "bootnode");
+    }
+    if bootnodes.is_empty() {
+        warn!(
+            target: TARGET,
+            "no bootnodes (--p2p.bootnodes empty, no network preset): discovery starts from \
+             the persisted table only"
+        );
+    }
+    Discovery::start(discovery, keypair, table, sink)
+        .await
+        .map_err(Error::Discovery)
 }
 
 /// Waits for the listener's addresses: the first, then any more that follow at once (one per

@@ -16,8 +16,8 @@ use ipnet::IpNet;
 use libp2p_core::Multiaddr;
 use libp2p_identity::PeerId;
 use op_p2p_api::{
-    GateRules, GateStore, GossipScores, IDENTIFY_ADDR_TTL, IdentifyRecord, PeerBook, PeerScores,
-    ReqRespEvent, ScoreBook,
+    DISCOVERED_ADDR_TTL, DiscoveryRecord, GateRules, GateStore, GossipScores, IDENTIFY_ADDR_TTL,
+    IdentifyRecord, PeerBook, PeerScores, ReqRespEvent, ScoreBook,
 };
 use tracing::{debug, warn};
 
@@ -70,6 +70,7 @@ enum Op {
     Decay(Vec<PeerId>),
     Identify(PeerId, Box<IdentifyRecord>),
     Addrs(PeerId, Vec<Multiaddr>, Duration),
+    Discovery(PeerId, Box<DiscoveryRecord>),
     Flush(SyncSender<()>),
     Stop,
 }
@@ -247,6 +248,19 @@ fn apply(store: &PeerStore, op: Op) {
                 .and_then(|()| store.add_addrs(&peer, &record.listen_addrs, IDENTIFY_ADDR_TTL)),
         ),
         Op::Addrs(peer, addrs, ttl) => ("addresses", store.add_addrs(&peer, &addrs, ttl)),
+        Op::Discovery(peer, record) => (
+            "discovery record",
+            store
+                .set_public_key(&peer, &record.public_key)
+                .and_then(|()| store.set_metadata(&peer, &record.metadata))
+                .and_then(|()| {
+                    store.add_addrs(
+                        &peer,
+                        std::slice::from_ref(&record.addr),
+                        DISCOVERED_ADDR_TTL,
+                    )
+                }),
+        ),
         Op::Flush(ack) => {
             let _ = ack.send(());
             return;
@@ -301,6 +315,10 @@ impl PeerBook for Books {
 
     fn add_addrs(&self, peer: &PeerId, addrs: &[Multiaddr], ttl: Duration) {
         self.enqueue(Op::Addrs(*peer, addrs.to_vec(), ttl));
+    }
+
+    fn record_discovery(&self, peer: &PeerId, record: DiscoveryRecord) {
+        self.enqueue(Op::Discovery(*peer, Box::new(record)));
     }
 }
 
@@ -476,6 +494,31 @@ mod tests {
             store.identify(&peer).unwrap().unwrap().agent_version,
             "optimism"
         );
+    }
+
+    #[test]
+    fn discovery_records_store_key_address_and_metadata() {
+        let books = books();
+        let key = libp2p_identity::Keypair::generate_secp256k1();
+        let peer = key.public().to_peer_id();
+        let addr: Multiaddr = "/ip4/10.0.0.1/tcp/9222".parse().unwrap();
+        let metadata = op_p2p_api::PeerMetadata {
+            enr: "enr:-J24…".into(),
+            chain_id: 8453,
+        };
+        books.record_discovery(
+            &peer,
+            DiscoveryRecord {
+                public_key: key.public(),
+                addr: addr.clone(),
+                metadata: metadata.clone(),
+            },
+        );
+        books.flush().unwrap();
+        let store = books.store();
+        assert_eq!(store.public_key(&peer).unwrap(), Some(key.public()));
+        assert_eq!(store.addrs(&peer).unwrap(), [addr]);
+        assert_eq!(store.metadata(&peer).unwrap(), Some(metadata));
     }
 
     #[test]

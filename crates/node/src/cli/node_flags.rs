@@ -1,8 +1,8 @@
 //! `op-p2p node`: op-node's P2P flag names and `OP_NODE_P2P_*` environment variables (spec §11)
 //! for everything this node implements, plus the few settings op-node takes from elsewhere.
 //!
-//! Flags op-node has and this node does not implement (discovery, NAT, advertise, mux,
-//! security, …) are unknown flags here: clap refuses them, and an `OP_NODE_P2P_*` variable
+//! Flags op-node has and this node does not implement (NAT, mux, security, …) are unknown
+//! flags here: clap refuses them, and an `OP_NODE_P2P_*` variable
 //! for one of them is refused too ([`crate::config`]), so nothing is silently ignored.
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
@@ -87,6 +87,79 @@ pub(crate) struct NodeArgs {
         default_value_t = 9222
     )]
     pub(crate) listen_tcp: u16,
+
+    /// UDP port for discv5; 0 picks a free one (op-node's default; the help text of op-node
+    /// says "same as TCP", its code picks a random port).
+    #[arg(
+        long = "p2p.listen.udp",
+        env = "OP_NODE_P2P_LISTEN_UDP_PORT",
+        value_name = "PORT",
+        default_value_t = 0
+    )]
+    pub(crate) listen_udp: u16,
+
+    /// Turns discv5 discovery off: only static peers and inbound connections.
+    #[arg(long = "p2p.no-discovery", env = "OP_NODE_P2P_NO_DISCOVERY", action = ArgAction::Set,
+        num_args = 0..=1, require_equals = true, default_value = "false",
+        default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub(crate) no_discovery: bool,
+
+    /// Bootnodes: comma-separated ENRs (enr:…) or enode URLs (enode://…; host names are
+    /// resolved). Empty: the network preset's list, if any.
+    #[arg(
+        long = "p2p.bootnodes",
+        env = "OP_NODE_P2P_BOOTNODES",
+        value_name = "ENRS",
+        value_delimiter = ','
+    )]
+    pub(crate) bootnodes: Vec<String>,
+
+    /// Comma-separated CIDR networks discv5 may learn nodes in (records from other nodes
+    /// outside them are dropped; bootnodes are exempt). Applies to discovery only, as op-node.
+    #[arg(
+        long = "p2p.netrestrict",
+        env = "OP_NODE_P2P_NETRESTRICT",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub(crate) netrestrict: Vec<String>,
+
+    /// The IP to put in the ENR (an IP, or a host name resolved to its first IPv4). Empty:
+    /// the listen IP unless unspecified, else what peers observe.
+    #[arg(
+        long = "p2p.advertise.ip",
+        env = "OP_NODE_P2P_ADVERTISE_IP",
+        value_name = "IP_OR_HOST"
+    )]
+    pub(crate) advertise_ip: Option<String>,
+
+    /// The TCP port to put in the ENR; 0: the bound port.
+    #[arg(
+        long = "p2p.advertise.tcp",
+        env = "OP_NODE_P2P_ADVERTISE_TCP",
+        value_name = "PORT",
+        default_value_t = 0
+    )]
+    pub(crate) advertise_tcp: u16,
+
+    /// The UDP port to put in the ENR; 0: the listen UDP port, else the bound one.
+    #[arg(
+        long = "p2p.advertise.udp",
+        env = "OP_NODE_P2P_ADVERTISE_UDP",
+        value_name = "PORT",
+        default_value_t = 0
+    )]
+    pub(crate) advertise_udp: u16,
+
+    /// The discovery table's database (restarts find the network without bootnodes), or
+    /// `memory`.
+    #[arg(
+        long = "p2p.discovery.path",
+        env = "OP_NODE_P2P_DISCOVERY_PATH",
+        value_name = "PATH",
+        default_value = "opnode_discovery_db"
+    )]
+    pub(crate) discovery_path: PathBuf,
 
     /// Static peers: comma-separated multiaddrs ending in /p2p/PEER_ID. Dialled at start,
     /// protected from trimming and score bans, redialled while disconnected.
@@ -270,4 +343,14 @@ pub(crate) struct LocalArgs {
     /// sequencer runs until the node stops.
     #[arg(long = "sequencer.last-block", value_name = "N")]
     pub(crate) sequencer_last_block: Option<u64>,
+
+    /// IPs exempt from gossipsub's IP-colocation penalty (comma separated; none by default, as
+    /// op-node). For many nodes on one host: the devnet passes 127.0.0.1, the address every
+    /// local inbound connection comes from.
+    #[arg(
+        long = "gossip.ip-colocation-whitelist",
+        value_name = "IPS",
+        value_delimiter = ','
+    )]
+    pub(crate) ip_colocation_whitelist: Vec<IpAddr>,
 }

@@ -17,6 +17,7 @@ use jsonrpsee::{
 };
 use libp2p_core::{Multiaddr, multiaddr::Protocol};
 use libp2p_identity::{PeerId, PublicKey};
+use op_p2p_discovery::{DiscoveryHandle, Enr};
 use op_p2p_peerstore::{Books, WeakBooks};
 use serde::Serialize;
 use serde_json::Value;
@@ -33,31 +34,30 @@ use crate::{behaviour::IDENTIFY_PROTOCOL_VERSION, handle::NodeHandle};
 /// How long `opp2p_connectPeer` waits for the connection: op-node's 30 s.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The discv5 table as the RPC reads it: `None` when the discovery task is gone.
-///
-/// DISCOVERY PLUG-IN POINT: the node implements this for the `op-p2p-discovery` crate's
-/// `DiscoveryHandle` (whose `table()` and `local_enr()` are async, over its own channel) and
-/// passes it as [`Parts::discovery`](super::Parts), e.g.
-///
-/// ```ignore
-/// impl DiscoveryTable for op_p2p_discovery::DiscoveryHandle {
-///     fn enrs(&self) -> BoxFuture<'_, Option<Vec<String>>> {
-///         Box::pin(async move { Some(self.table().await?.iter().map(|e| e.to_base64()).collect()) })
-///     }
-///     fn local_record(&self) -> BoxFuture<'_, Option<String>> {
-///         Box::pin(async move { self.local_enr().await.map(|e| e.to_base64()) })
-///     }
-/// }
-/// ```
-///
-/// Until then it is `None`, and `opp2p_discoveryTable` answers op-node's `discovery disabled`,
-/// `opp2p_peerStats.table` is 0 and `opp2p_self.ENR` is empty, as op-node with
-/// `p2p.no-discovery`.
+/// The discv5 table as the RPC reads it: `None` when the discovery task is gone. A trait so the
+/// unit tests can give a fixed table; the node passes `op-p2p-discovery`'s [`DiscoveryHandle`]
+/// (whose reads are async, over its own channel, so nothing here waits on the swarm task).
+/// Without discovery (`p2p.no-discovery`) there is none: `opp2p_discoveryTable` answers
+/// op-node's `discovery disabled`, `opp2p_peerStats.table` is 0 and `opp2p_self.ENR` is empty,
+/// as op-node.
 pub(crate) trait DiscoveryTable: Send + Sync + fmt::Debug + 'static {
     /// Every node in the table as ENR text (`enr:…`).
     fn enrs(&self) -> BoxFuture<'_, Option<Vec<String>>>;
     /// Our own ENR text.
     fn local_record(&self) -> BoxFuture<'_, Option<String>>;
+}
+
+impl DiscoveryTable for DiscoveryHandle {
+    fn enrs(&self) -> BoxFuture<'_, Option<Vec<String>>> {
+        Box::pin(async move {
+            let table = self.table().await?;
+            Some(table.iter().map(Enr::to_base64).collect())
+        })
+    }
+
+    fn local_record(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move { self.local_enr().await.map(|enr| enr.to_base64()) })
+    }
 }
 
 /// The methods' state.

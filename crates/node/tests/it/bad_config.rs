@@ -39,6 +39,8 @@ fn node_args(dir: &Path, extra: &[&str]) -> Vec<String> {
         "memory",
         "--rpc.port",
         "0",
+        "--p2p.discovery.path",
+        "memory",
     ]
     .map(String::from)
     .to_vec();

@@ -7,6 +7,7 @@
 mod bad_config;
 mod common;
 mod devnet;
+mod discovery;
 mod gossip_validate;
 mod network;
 mod restart;

@@ -291,7 +291,8 @@ fn every_method_against_live_nodes() {
     let rollup = write_rollup(dir.path(), 0);
     let a = start(dir.path(), &rollup, "a", &[]);
     let b = start(dir.path(), &rollup, "b", &[]);
-    let c = start(dir.path(), &rollup, "c", &[]);
+    // c runs without discovery, as op-node with p2p.no-discovery.
+    let c = start(dir.path(), &rollup, "c", &["--p2p.no-discovery"]);
     let rpc = a.rpc;
 
     // opp2p_self.
@@ -301,12 +302,16 @@ fn every_method_against_live_nodes() {
     assert_eq!(me["gossipBlocks"], true);
     assert_eq!(me["userAgent"], "optimism");
     assert!(me["addresses"][0].as_str().unwrap().ends_with(&a.id));
+    assert!(me["ENR"].as_str().unwrap().starts_with("enr:"), "{me}");
 
-    // opp2p_discoveryTable: op-node's error without discovery.
+    // opp2p_discoveryTable: a's table is empty (no bootnodes); c has no discovery: op-node's
+    // error, and no ENR.
+    assert_eq!(rpc.ok("opp2p_discoveryTable", json!([])), json!([]));
     assert_eq!(
-        rpc.err("opp2p_discoveryTable", json!([]), -32000),
+        c.rpc.err("opp2p_discoveryTable", json!([]), -32000),
         "discovery disabled"
     );
+    assert_eq!(c.rpc.ok("opp2p_self", json!([]))["ENR"], "");
 
     // opp2p_connectPeer, then opp2p_peers(true) on both sides.
     assert_eq!(rpc.ok("opp2p_connectPeer", json!([b.addr])), Value::Null);
@@ -808,4 +813,46 @@ fn a_taken_rpc_port_is_a_one_line_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("--rpc.addr/--rpc.port"), "{stderr}");
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+}
+
+/// `opp2p_discoveryTable`, `opp2p_self.ENR` and `opp2p_peerStats.table` read the live discv5
+/// service: a node that has a as its bootnode shows up in a's table, with the ENR it reports
+/// for itself.
+#[test]
+fn discovery_table_lists_the_nodes_discv5_met() {
+    let dir = TempDir::new().unwrap();
+    let rollup = write_rollup(dir.path(), 0);
+    let a = start(dir.path(), &rollup, "a", &[]);
+    let a_enr = a.rpc.ok("opp2p_self", json!([]))["ENR"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = start(dir.path(), &rollup, "b", &["--p2p.bootnodes", &a_enr]);
+    let b_node_id = b.rpc.ok("opp2p_self", json!([]))["nodeID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // b's table holds its bootnode from the start.
+    assert_eq!(b.rpc.ok("opp2p_discoveryTable", json!([])), json!([a_enr]));
+    // a learns b once b's discv5 has talked to it.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let table = a.rpc.ok("opp2p_discoveryTable", json!([]));
+        let stats = a.rpc.ok("opp2p_peerStats", json!([]));
+        if let [enr] = table.as_array().unwrap().as_slice() {
+            let enr = enr.as_str().unwrap();
+            assert!(enr.starts_with("enr:"), "{enr}");
+            assert_eq!(stats["table"], 1, "{stats}");
+            // The record is b's: its ENR, as b reports it, names the same node.
+            let b_enr = b.rpc.ok("opp2p_self", json!([]))["ENR"].clone();
+            assert_eq!(enr, b_enr.as_str().unwrap());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "b never reached a's table: {table}, b is {b_node_id}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
 }
