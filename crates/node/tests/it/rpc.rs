@@ -855,4 +855,17 @@ fn discovery_table_lists_the_nodes_discv5_met() {
         );
         thread::sleep(Duration::from_millis(100));
     }
+    // b's dial loop connects to a; b's peer info for a carries the discovery metadata (the ENR
+    // and the chain id of its `opstack` entry).
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let info = b.rpc.ok("opp2p_peers", json!([true]))["peers"][&a.id].clone();
+        if info["connectedness"] == 1 {
+            assert_eq!(info["ENR"], a_enr.as_str(), "{info}");
+            assert_eq!(info["chainID"], 901, "{info}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "b never dialled a: {info}");
+        thread::sleep(Duration::from_millis(100));
+    }
 }
