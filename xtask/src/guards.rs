@@ -23,6 +23,7 @@ const GUARDED: &[&str] = &[
     "op-p2p-gossip",
     "op-p2p-gating",
     "op-p2p-reqresp-sync",
+    "op-p2p-discovery",
 ];
 
 /// What the guarded crates must not depend on: RocksDB and its C++ build (`bindgen` and

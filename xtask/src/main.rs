@@ -41,8 +41,9 @@ Commands:
   setup                          check for the system packages the build needs (C and C++
                                  compilers, libclang, clang) and apt-get install the missing ones
                                  (as root or with `sudo -n`; else print the command to run)
-  deps                           fail if op-p2p-types, -api, -gossip, -gating or -reqresp-sync
-                                 depends on rocksdb, librocksdb-sys, bindgen, clang-sys or libp2p
+  deps                           fail if op-p2p-types, -api, -gossip, -gating, -reqresp-sync or
+                                 -discovery depends on rocksdb, librocksdb-sys, bindgen, clang-sys
+                                 or libp2p
   deny                           cargo deny check bans licenses sources (installs cargo-deny
                                  0.20.2 with `cargo install --locked` if missing)
   features                       check each library crate alone with default features, no

@@ -12,6 +12,7 @@
 //! | [`ScoreBook`] | gossip (application scores in, snapshots out), sync (req-resp outcomes), gating (the peer monitor, trimming, decay) | [`MemoryScoreBook`], [`NoopScoreBook`] |
 //! | [`GateStore`] | gating (block lists and timed bans) | [`MemoryGateStore`] |
 //! | [`PeerBook`] | the node's identify handling, static peers, discovery | [`MemoryPeerBook`] |
+//! | [`DiscoveryTableStore`] | discovery (the discv5 table between runs) | [`MemoryDiscoveryTable`] |
 //! | [`Clock`] | everything that reads time | [`SystemClock`], [`ManualClock`] |
 //!
 //! # Nothing waits on the swarm task
@@ -33,6 +34,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
+mod discovery_table;
 mod error;
 mod gate_store;
 mod info;
@@ -46,11 +48,18 @@ pub mod test_utils;
 
 pub use self::{
     clock::{Clock, ManualClock, Sleep, SystemClock},
+    discovery_table::{
+        DiscoveryTableStore, MAX_RECORD_TEXT, MAX_TABLE_RECORDS, MemoryDiscoveryTable,
+        retained_records,
+    },
     error::Error,
     gate_store::{GateRules, GateStore, MemoryGateStore},
     info::{IdentifyInfo, PeerMetadata},
     payload::UnsafePayload,
-    peer_book::{IDENTIFY_ADDR_TTL, IdentifyRecord, MemoryPeerBook, PeerBook},
+    peer_book::{
+        DISCOVERED_ADDR_TTL, DiscoveryRecord, IDENTIFY_ADDR_TTL, IdentifyRecord, MemoryPeerBook,
+        PeerBook,
+    },
     score_book::{MemoryScoreBook, NoopScoreBook, ScoreBook},
     scores::{
         APP_SCORE_DECAY_EPOCHS, BlocksTopicScores, DECAY_TO_ZERO, ERROR_RESPONSE_CAP,

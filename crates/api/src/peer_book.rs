@@ -10,7 +10,7 @@ use std::{
 use libp2p_core::Multiaddr;
 use libp2p_identity::{PeerId, PublicKey};
 
-use crate::info::IdentifyInfo;
+use crate::info::{IdentifyInfo, PeerMetadata};
 
 /// What one identify exchange told us about a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,22 @@ pub struct IdentifyRecord {
     /// The addresses it listens on.
     pub listen_addrs: Vec<Multiaddr>,
 }
+
+/// What discovery learned about a peer from its ENR (op-node's `DiscoveryProcess` stores all
+/// three).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryRecord {
+    /// The peer's public key (the ENR's secp256k1 key as a libp2p key).
+    pub public_key: PublicKey,
+    /// Its TCP address from the ENR (`/ip4|ip6/…/tcp/…`, without `/p2p/`, like the listen
+    /// addresses identify reports).
+    pub addr: Multiaddr,
+    /// op-node's metadata: the ENR text and the chain id of its `opstack` entry.
+    pub metadata: PeerMetadata,
+}
+
+/// How long an address found by discovery is kept (op-node's `discoveredAddrTTL`, 24 h).
+pub const DISCOVERED_ADDR_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How long addresses learnt from identify are kept (go-libp2p's `RecentlyConnectedAddrTTL`,
 /// 15 min).
@@ -42,6 +58,17 @@ pub trait PeerBook: Send + Sync + 'static {
 
     /// Adds addresses for `peer`, kept for `ttl`.
     fn add_addrs(&self, peer: &PeerId, addrs: &[Multiaddr], ttl: Duration);
+
+    /// Stores a record discovery accepted: the key, the address for [`DISCOVERED_ADDR_TTL`],
+    /// and the metadata (op-node's metadata book). The default keeps only the address, for
+    /// books without key or metadata storage.
+    fn record_discovery(&self, peer: &PeerId, record: DiscoveryRecord) {
+        self.add_addrs(
+            peer,
+            std::slice::from_ref(&record.addr),
+            DISCOVERED_ADDR_TTL,
+        );
+    }
 }
 
 /// The books in memory, with no expiry: for tests and embedders that do not persist peers.
@@ -53,6 +80,7 @@ pub struct MemoryPeerBook {
 #[derive(Debug, Default, Clone)]
 struct MemoryEntry {
     identify: Option<IdentifyRecord>,
+    discovery: Option<DiscoveryRecord>,
     addrs: Vec<Multiaddr>,
 }
 
@@ -68,6 +96,11 @@ impl MemoryPeerBook {
     /// The last identify record of `peer`.
     pub fn identify(&self, peer: &PeerId) -> Option<IdentifyRecord> {
         self.lock().get(peer).and_then(|e| e.identify.clone())
+    }
+
+    /// The last discovery record of `peer`.
+    pub fn discovery(&self, peer: &PeerId) -> Option<DiscoveryRecord> {
+        self.lock().get(peer).and_then(|e| e.discovery.clone())
     }
 
     /// The addresses known for `peer`.
@@ -105,6 +138,13 @@ impl PeerBook for MemoryPeerBook {
     fn add_addrs(&self, peer: &PeerId, addrs: &[Multiaddr], _ttl: Duration) {
         merge(&mut self.lock().entry(*peer).or_default().addrs, addrs);
     }
+
+    fn record_discovery(&self, peer: &PeerId, record: DiscoveryRecord) {
+        let mut peers = self.lock();
+        let entry = peers.entry(*peer).or_default();
+        merge(&mut entry.addrs, std::slice::from_ref(&record.addr));
+        entry.discovery = Some(record);
+    }
 }
 
 #[cfg(test)]
@@ -136,5 +176,26 @@ mod tests {
         book.add_addrs(&peer, &many, Duration::from_secs(60));
         assert_eq!(book.addrs(&peer).len(), MAX_ADDRS);
         assert_eq!(book.addrs(&peer)[0], addr);
+    }
+
+    #[test]
+    fn memory_book_keeps_discovery_records() {
+        let key = Keypair::generate_secp256k1();
+        let peer = key.public().to_peer_id();
+        let book = MemoryPeerBook::new();
+        let addr: Multiaddr = format!("/ip4/10.0.0.1/tcp/9222/p2p/{peer}")
+            .parse()
+            .unwrap();
+        let record = DiscoveryRecord {
+            public_key: key.public(),
+            addr: addr.clone(),
+            metadata: PeerMetadata {
+                enr: "enr:-abc".into(),
+                chain_id: 10,
+            },
+        };
+        book.record_discovery(&peer, record.clone());
+        assert_eq!(book.discovery(&peer), Some(record));
+        assert_eq!(book.addrs(&peer), vec![addr]);
     }
 }

@@ -123,6 +123,10 @@ pub struct Config {
     /// How often application scores go into gossipsub and gossip score snapshots into the
     /// score book (op-node's `peerScoreInspectFrequency`, 15 s).
     pub score_inspect_interval: Duration,
+    /// IPs exempt from the IP-colocation penalty (P6). Empty, as op-node's. For networks of
+    /// many nodes on one host (a local devnet), where every inbound connection comes from the
+    /// loopback address and more than 10 peers on it would ban each other.
+    pub ip_colocation_whitelist: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -141,6 +145,7 @@ impl Default for Config {
             validation_queue_size: DEFAULT_VALIDATION_QUEUE_SIZE,
             peer_outbound_queue_size: DEFAULT_PEER_OUTBOUND_QUEUE_SIZE,
             score_inspect_interval: SCORE_INSPECT_INTERVAL,
+            ip_colocation_whitelist: Vec::new(),
         }
     }
 }
@@ -162,6 +167,12 @@ impl Config {
         } else {
             interval
         };
+        self
+    }
+
+    /// Exempts `ips` from the IP-colocation penalty (see [`Self::ip_colocation_whitelist`]).
+    pub fn with_ip_colocation_whitelist(mut self, ips: Vec<std::net::IpAddr>) -> Self {
+        self.ip_colocation_whitelist = ips;
         self
     }
 

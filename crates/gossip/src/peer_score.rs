@@ -145,7 +145,7 @@ pub fn peer_score_params(
         app_specific_weight: APP_SPECIFIC_WEIGHT,
         ip_colocation_factor_weight: IP_COLOCATION_FACTOR_WEIGHT,
         ip_colocation_factor_threshold: IP_COLOCATION_FACTOR_THRESHOLD,
-        ip_colocation_factor_whitelist: Default::default(),
+        ip_colocation_factor_whitelist: config.ip_colocation_whitelist.iter().copied().collect(),
         behaviour_penalty_weight: BEHAVIOUR_PENALTY_WEIGHT,
         behaviour_penalty_threshold: BEHAVIOUR_PENALTY_THRESHOLD,
         behaviour_penalty_decay: score_decay(BEHAVIOUR_PENALTY_DECAY_SLOTS),
@@ -217,6 +217,12 @@ mod tests {
     fn none_means_no_scoring() {
         let config = Config::default().with_scoring(ScoringMode::None);
         assert!(peer_score_params(&config, &rollup(2)).is_none());
+        let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let config = Config::default().with_ip_colocation_whitelist(vec![loopback]);
+        let (params, _) = peer_score_params(&config, &rollup(2)).unwrap();
+        assert!(params.ip_colocation_factor_whitelist.contains(&loopback));
+        let (params, _) = peer_score_params(&Config::default(), &rollup(2)).unwrap();
+        assert!(params.ip_colocation_factor_whitelist.is_empty());
     }
 
     #[test]

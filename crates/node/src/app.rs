@@ -31,8 +31,8 @@ use crate::{
     rollup::Chain,
     sequencer::build_payload,
     status::{
-        self, BanStatus, BlockStatus, GossipStatus, PeerStatus, STATUS_INTERVAL, STATUS_MAX_BLOCKS,
-        SYNC_OFF, SYNC_ON, ScoreStatus, Status,
+        self, BanStatus, BlockStatus, DiscoveryStatus, GossipStatus, PeerStatus, STATUS_INTERVAL,
+        STATUS_MAX_BLOCKS, SYNC_OFF, SYNC_ON, ScoreStatus, Status,
     },
     wall_clock::{instant_at_unix, now_ms},
 };
@@ -69,6 +69,8 @@ pub(crate) struct App {
     pub(crate) gaps_unfilled: u64,
     /// The gossip counters.
     pub(crate) gossip: Arc<GossipCounters>,
+    /// The discovery service; `None` with `p2p.no-discovery`.
+    pub(crate) discovery: Option<op_p2p_discovery::DiscoveryHandle>,
     /// After a block could not be built or stored, the sequencer tries again one block time
     /// later instead of at once (the head did not move, so the block stays due).
     pub(crate) sequencer_retry_at: Option<Instant>,
@@ -359,7 +361,34 @@ impl App {
                 })
                 .collect(),
             scores,
+            discovery: self.discovery_status().await,
             updated_ms: now_ms(),
+        })
+    }
+
+    async fn discovery_status(&self) -> Option<DiscoveryStatus> {
+        let handle = self.discovery.as_ref()?;
+        let counters = handle.shared().counters();
+        let enr = handle
+            .local_enr()
+            .await
+            .unwrap_or_else(|| handle.initial_enr().clone());
+        Some(DiscoveryStatus {
+            enr: enr.to_base64(),
+            udp: handle.udp_addr().to_string(),
+            table: handle.table().await.map_or(0, |t| t.len()),
+            table_loaded: counters.table_loaded(),
+            accepted: counters.accepted(),
+            candidates: counters.candidates(),
+            skipped: op_p2p_discovery::SkipReason::ALL
+                .iter()
+                .map(|r| (r.as_str().to_owned(), counters.skipped(*r)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            dials: counters.dials(),
+            dial_failures: counters.dial_failures(),
+            denied: counters.denied(),
+            connected: counters.connected(),
         })
     }
 }

@@ -7,7 +7,9 @@
 //! 2. `conn_manager`: counts and trims only connections every gate allowed;
 //! 3. `identify`, `ping`, `gossip` (op-p2p-gossip's behaviour: gossipsub, validation, scores);
 //! 4. `sync`: payload_by_number (server and client), present when `p2p.sync.req-resp` is on;
-//!    see [`crate::gap`].
+//!    see [`crate::gap`];
+//! 5. `discovery`: op-node's dial loop over the records discv5 found (absent with
+//!    `p2p.no-discovery`); its dials pass the gates above like any other.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -46,6 +48,8 @@ pub(crate) struct NodeBehaviour {
     pub(crate) gossip: op_p2p_gossip::Behaviour,
     /// payload_by_number sync; disabled with `--p2p.sync.req-resp=false`.
     pub(crate) sync: Toggle<SyncBehaviour>,
+    /// The discovery dial loop; disabled with `--p2p.no-discovery`.
+    pub(crate) discovery: Toggle<op_p2p_discovery::Behaviour>,
 }
 
 /// What the behaviour reports to the event loop (the gates report nothing).

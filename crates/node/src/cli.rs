@@ -3,6 +3,7 @@
 
 mod devnet_flags;
 mod node_flags;
+mod rpc_flags;
 
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use op_p2p_types::{Address, BlocksTopic};
 pub(crate) use self::{
     devnet_flags::DevnetArgs,
     node_flags::{NodeArgs, Scoring},
+    rpc_flags::RpcArgs,
 };
 
 /// The OP Stack P2P node.

@@ -2,11 +2,19 @@
 //! part of the node. Every refusal names the flag (op-node's `Config.Check` and then some), so
 //! a bad setting stops the node at start with one line.
 
-use std::{ffi::OsString, net::SocketAddr, path::PathBuf, str::FromStr as _, time::Duration};
+use std::{
+    ffi::OsString,
+    net::{IpAddr, SocketAddr, ToSocketAddrs as _},
+    path::PathBuf,
+    str::FromStr as _,
+    time::Duration,
+};
 
 use clap::{Args as _, Command};
+use ipnet::IpNet;
 use libp2p_core::{Multiaddr, multiaddr::Protocol};
 use libp2p_identity::PeerId;
+use op_p2p_discovery::Bootnode;
 use op_p2p_gating::conn_manager;
 use op_p2p_gossip::ScoringMode;
 use op_p2p_types::{Address, B256, BlockSigner};
@@ -14,6 +22,7 @@ use op_p2p_types::{Address, B256, BlockSigner};
 use crate::{
     cli::{NodeArgs, Scoring},
     identity::{DEFAULT_PRIV_PATH, KeySource},
+    network::NetworkPreset,
     rollup::{Chain, RollupError},
 };
 
@@ -30,6 +39,12 @@ pub(crate) enum ConfigError {
     /// `--rollup.config` is unusable.
     #[error("--rollup.config: {0}")]
     Rollup(#[from] RollupError),
+    /// Neither `--rollup.config` nor `--network` (clap refuses this first).
+    #[error("give --rollup.config or --network")]
+    NoChain,
+    /// Both `--rollup.config` and `--network` (clap refuses this first).
+    #[error("--rollup.config and --network are both set; give one")]
+    NetworkAndRollupConfig,
     /// op-node refuses static peers when P2P is disabled.
     #[error("--p2p.static cannot be used with --p2p.disable")]
     StaticWithDisable,
@@ -56,14 +71,19 @@ pub(crate) enum ConfigError {
     /// No block signer to check gossip against.
     #[error(
         "--p2p.unsafe-block-signer is required (op-node reads it from the L1 SystemConfig), \
-         unless --p2p.sequencer.key is set"
+         unless --network or --p2p.sequencer.key is set"
     )]
     MissingSigner,
     /// The block signer and the sequencer key disagree: every block we make would be rejected.
-    #[error("--p2p.unsafe-block-signer {flag} is not the address of --p2p.sequencer.key ({key})")]
+    #[error(
+        "the unsafe block signer {signer} (from {origin}) is not the address of \
+         --p2p.sequencer.key ({key}); set --p2p.unsafe-block-signer to the key's address"
+    )]
     SignerMismatch {
-        /// The flag's address.
-        flag: Address,
+        /// The signer in force.
+        signer: Address,
+        /// Where it came from.
+        origin: SignerSource,
         /// The key's address.
         key: Address,
     },
@@ -82,6 +102,21 @@ pub(crate) enum ConfigError {
     /// `--sequencer.last-block` without sequencing.
     #[error("--sequencer.last-block needs --p2p.sequencer.key")]
     LastBlockWithoutSequencer,
+    /// A bootnode that does not parse.
+    #[error("--p2p.bootnodes: {0}")]
+    Bootnodes(op_p2p_discovery::Error),
+    /// The advertised host does not resolve to an IPv4 address.
+    #[error("--p2p.advertise.ip {0}: not an IP address or a host name with an IPv4 address")]
+    AdvertiseIp(String),
+    /// A netrestrict entry that is not a CIDR network.
+    #[error("--p2p.netrestrict {0:?}: not a CIDR network (e.g. 10.0.0.0/8)")]
+    Netrestrict(String),
+    /// A privileged UDP port.
+    #[error("--p2p.listen.udp {0}: ports 1-1023 are refused as op-node does (use 0 or 1024-65535)")]
+    PrivilegedUdpPort(u16),
+    /// An empty discovery path.
+    #[error("--p2p.discovery.path must not be empty")]
+    EmptyDiscoveryPath,
     /// An `OP_NODE_P2P_*` variable for a flag this node does not implement.
     #[error("environment variable {0} is set, but this node does not implement its op-node flag")]
     UnknownEnv(String),
@@ -101,6 +136,28 @@ impl std::fmt::Display for StoreLocation {
         match self {
             Self::Disk(path) => write!(f, "{}", path.display()),
             Self::Memory => f.write_str(MEMORY_STORE),
+        }
+    }
+}
+
+/// Where the unsafe block signer came from: logged at start, so an operator sees whether the
+/// preset's registry value or their own is in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignerSource {
+    /// `--p2p.unsafe-block-signer` (it overrides a preset).
+    Flag,
+    /// The `--network` preset (the superchain registry's `UnsafeBlockSigner`).
+    Preset(&'static str),
+    /// The address of `--p2p.sequencer.key`.
+    SequencerKey,
+}
+
+impl std::fmt::Display for SignerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Flag => f.write_str("--p2p.unsafe-block-signer"),
+            Self::Preset(name) => write!(f, "--network {name} (superchain registry)"),
+            Self::SequencerKey => f.write_str("--p2p.sequencer.key"),
         }
     }
 }
@@ -133,19 +190,50 @@ pub(crate) struct SequencerSettings {
     pub(crate) last_block: Option<u64>,
 }
 
+/// Discovery settings (`p2p.no-discovery` unset).
+#[derive(Debug, Clone)]
+pub(crate) struct DiscoverySettings {
+    /// `p2p.listen.udp`.
+    pub(crate) listen_udp: u16,
+    /// `p2p.advertise.ip`, resolved.
+    pub(crate) advertise_ip: Option<IpAddr>,
+    /// `p2p.advertise.tcp` (0 = unset).
+    pub(crate) advertise_tcp: Option<u16>,
+    /// `p2p.advertise.udp` (0 = unset).
+    pub(crate) advertise_udp: Option<u16>,
+    /// `p2p.bootnodes` (empty: [`NodeConfig::default_bootnodes`] are used).
+    pub(crate) bootnodes: Vec<Bootnode>,
+    /// `p2p.netrestrict`.
+    pub(crate) netrestrict: Vec<IpNet>,
+    /// `p2p.discovery.path`.
+    pub(crate) table: StoreLocation,
+}
+
 /// Everything the node runs with, checked.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeConfig {
     /// The chain.
     pub(crate) chain: Chain,
+    /// The `--network` preset the chain came from; `None` with `--rollup.config`. With
+    /// `p2p.bootnodes` empty, discovery takes [`NetworkPreset::bootnodes`], or without a
+    /// preset [`crate::network::default_bootnodes`] (the same list: op-node's defaults).
+    pub(crate) network: Option<&'static NetworkPreset>,
     /// The address gossip blocks must be signed by.
     pub(crate) unsafe_block_signer: Address,
+    /// Where [`Self::unsafe_block_signer`] came from.
+    pub(crate) signer_source: SignerSource,
     /// Sequencer mode, when a key is set.
     pub(crate) sequencer: Option<SequencerSettings>,
     /// The node key.
     pub(crate) key: KeySource,
     /// The TCP listen address.
     pub(crate) listen: SocketAddr,
+    /// Discovery; `None` with `p2p.no-discovery`.
+    pub(crate) discovery: Option<DiscoverySettings>,
+    /// The bootnodes used when `p2p.bootnodes` is empty: the network preset's list
+    /// (`--network`, op-node's `DefaultBootnodes` for the OP networks). The one place the
+    /// preset plugs in (set in [`NodeConfig::from_args`]); empty without a preset.
+    pub(crate) default_bootnodes: Vec<Bootnode>,
     /// Static peers, our own id removed (op-node ignores it too).
     pub(crate) static_peers: Vec<StaticPeer>,
     /// Connection manager.
@@ -166,6 +254,8 @@ pub(crate) struct NodeConfig {
     pub(crate) status_file: Option<PathBuf>,
     /// Whether stdin carries control commands.
     pub(crate) control_stdin: bool,
+    /// Where the operator RPC listens (`--rpc.addr`, `--rpc.port`).
+    pub(crate) rpc: SocketAddr,
 }
 
 impl NodeConfig {
@@ -182,7 +272,12 @@ impl NodeConfig {
                 ConfigError::StaticWithDisable
             });
         }
-        let chain = Chain::load(&args.rollup_config)?;
+        let chain = match (args.network, &args.rollup_config) {
+            (Some(_), Some(_)) => return Err(ConfigError::NetworkAndRollupConfig),
+            (Some(preset), None) => preset.chain(),
+            (None, Some(path)) => Chain::load(path)?,
+            (None, None) => return Err(ConfigError::NoChain),
+        };
 
         if args.listen_tcp != 0 && args.listen_tcp < MIN_LISTEN_PORT {
             return Err(ConfigError::PrivilegedPort(args.listen_tcp));
@@ -205,17 +300,27 @@ impl NodeConfig {
             .as_deref()
             .map(parse_sequencer_key)
             .transpose()?;
-        let unsafe_block_signer = match (args.unsafe_block_signer, &sequencer) {
-            (Some(flag), Some(signer)) if flag != signer.address() => {
-                return Err(ConfigError::SignerMismatch {
-                    flag,
-                    key: signer.address(),
-                });
-            }
-            (Some(flag), _) => flag,
-            (None, Some(signer)) => signer.address(),
-            (None, None) => return Err(ConfigError::MissingSigner),
-        };
+        // The flag, else the preset, else the sequencer key; a sequencer key must then be the
+        // signer's, or every block it made would be rejected.
+        let (unsafe_block_signer, signer_source) =
+            match (args.unsafe_block_signer, args.network, &sequencer) {
+                (Some(flag), _, _) => (flag, SignerSource::Flag),
+                (None, Some(preset), _) => (
+                    preset.unsafe_block_signer,
+                    SignerSource::Preset(preset.name),
+                ),
+                (None, None, Some(signer)) => (signer.address(), SignerSource::SequencerKey),
+                (None, None, None) => return Err(ConfigError::MissingSigner),
+            };
+        if let Some(signer) = &sequencer
+            && signer.address() != unsafe_block_signer
+        {
+            return Err(ConfigError::SignerMismatch {
+                signer: unsafe_block_signer,
+                origin: signer_source,
+                key: signer.address(),
+            });
+        }
         if args.local.sequencer_last_block.is_some() && sequencer.is_none() {
             return Err(ConfigError::LastBlockWithoutSequencer);
         }
@@ -252,8 +357,24 @@ impl NodeConfig {
                 Scoring::Light => ScoringMode::Light,
                 Scoring::None => ScoringMode::None,
             })
-            .with_timestamp_threshold(args.timestamp_threshold);
+            .with_timestamp_threshold(args.timestamp_threshold)
+            .with_ip_colocation_whitelist(args.local.ip_colocation_whitelist.clone());
         gossip.validate().map_err(ConfigError::Mesh)?;
+
+        // With `--network`, the preset's bootnodes (op-node's `DefaultBootnodes`). op-node also
+        // uses them for a chain given by rollup.json; we do not: such a chain (a devnet, a new
+        // chain) is not served by those bootnodes (every record they hand out would be filtered
+        // out by chain id), and a local devnet should not send UDP to OP Labs' hosts.
+        let default_bootnodes = match args.network {
+            Some(preset) => op_p2p_discovery::parse_bootnodes(preset.bootnodes())
+                .map_err(ConfigError::Bootnodes)?,
+            None => Vec::new(),
+        };
+        let discovery = if args.no_discovery {
+            None
+        } else {
+            Some(discovery_settings(args)?)
+        };
 
         let store = if args.peerstore_path.as_os_str() == MEMORY_STORE {
             StoreLocation::Memory
@@ -263,10 +384,14 @@ impl NodeConfig {
 
         Ok(Self {
             chain,
+            network: args.network,
             unsafe_block_signer,
+            signer_source,
             sequencer,
             key,
             listen: SocketAddr::new(args.listen_ip, args.listen_tcp),
+            discovery,
+            default_bootnodes,
             static_peers,
             conn_manager: conn_manager::Config::default()
                 .with_low_water(args.peers_lo)
@@ -286,8 +411,72 @@ impl NodeConfig {
             },
             status_file: args.local.status_file.clone(),
             control_stdin: args.local.control_stdin,
+            rpc: SocketAddr::new(args.rpc.addr, args.rpc.port),
         })
     }
+}
+
+/// The discovery flags checked: bootnodes parsed, the advertised host resolved to its first
+/// IPv4 (op-node's rule), ports checked.
+fn discovery_settings(args: &NodeArgs) -> Result<DiscoverySettings, ConfigError> {
+    if args.listen_udp != 0 && args.listen_udp < MIN_LISTEN_PORT {
+        return Err(ConfigError::PrivilegedUdpPort(args.listen_udp));
+    }
+    if args.discovery_path.as_os_str().is_empty() {
+        return Err(ConfigError::EmptyDiscoveryPath);
+    }
+    let bootnodes =
+        op_p2p_discovery::parse_bootnodes(&args.bootnodes).map_err(ConfigError::Bootnodes)?;
+    let advertise_ip = args
+        .advertise_ip
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(resolve_advertise_ip)
+        .transpose()?;
+    let table = if args.discovery_path.as_os_str() == MEMORY_STORE {
+        StoreLocation::Memory
+    } else {
+        StoreLocation::Disk(args.discovery_path.clone())
+    };
+    Ok(DiscoverySettings {
+        listen_udp: args.listen_udp,
+        advertise_ip,
+        advertise_tcp: (args.advertise_tcp != 0).then_some(args.advertise_tcp),
+        advertise_udp: (args.advertise_udp != 0).then_some(args.advertise_udp),
+        bootnodes,
+        netrestrict: parse_netrestrict(&args.netrestrict)?,
+        table,
+    })
+}
+
+/// geth's `ParseNetlist`: comma-separated CIDR networks, blanks ignored (an empty
+/// `OP_NODE_P2P_NETRESTRICT` is no restriction).
+fn parse_netrestrict(entries: &[String]) -> Result<Vec<IpNet>, ConfigError> {
+    entries
+        .iter()
+        .flat_map(|e| e.split(','))
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            e.parse::<IpNet>()
+                .map_err(|_| ConfigError::Netrestrict(e.to_owned()))
+        })
+        .collect()
+}
+
+/// An IP as given, or a host name's first IPv4 address (op-node: "IPv4 only"). Resolution
+/// happens once at start, before the node runs anything.
+fn resolve_advertise_ip(text: &str) -> Result<IpAddr, ConfigError> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    (text, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.find(SocketAddr::is_ipv4))
+        .map(|addr| addr.ip())
+        .ok_or_else(|| ConfigError::AdvertiseIp(text.to_owned()))
 }
 
 /// `/ip4/<ip>/tcp/<port>`, or `/ip6/…` for an IPv6 listen IP (op-node's rule).
@@ -377,6 +566,14 @@ mod tests {
         assert_eq!(c.gating.ban_duration(), Duration::from_secs(3600));
         assert_eq!(c.dial_timeout, Duration::from_secs(10));
         assert_eq!(c.user_agent, "optimism");
+        let d = c.discovery.as_ref().unwrap();
+        assert_eq!(d.listen_udp, 0);
+        assert!(d.bootnodes.is_empty() && d.netrestrict.is_empty());
+        assert_eq!(d.table, StoreLocation::Disk("opnode_discovery_db".into()));
+        assert_eq!(
+            (d.advertise_ip, d.advertise_tcp, d.advertise_udp),
+            (None, None, None)
+        );
         assert_eq!(
             c.unsafe_block_signer,
             c.sequencer.as_ref().unwrap().signer.address()
@@ -430,10 +627,145 @@ mod tests {
         .unwrap();
     }
 
+    fn network_config(extra: &[&str]) -> Result<NodeConfig, ConfigError> {
+        let mut argv = vec!["node"];
+        argv.extend_from_slice(extra);
+        let wrapper = Wrapper::try_parse_from(argv).unwrap();
+        NodeConfig::from_args(&wrapper.args, Vec::new())
+    }
+
+    #[test]
+    fn network_gives_chain_and_signer_and_the_flag_overrides() {
+        let c = network_config(&["--network", "op-mainnet"]).unwrap();
+        let preset = crate::network::find("op-mainnet").unwrap();
+        assert_eq!(c.network.map(|p| p.name), Some("op-mainnet"));
+        assert_eq!(c.chain, preset.chain());
+        assert_eq!(c.chain.rollup.l2_chain_id, 10);
+        assert_eq!(c.unsafe_block_signer, preset.unsafe_block_signer);
+        assert_eq!(c.signer_source, SignerSource::Preset("op-mainnet"));
+
+        let other = "0x0000000000000000000000000000000000000001";
+        let c = network_config(&[
+            "--network",
+            "base-mainnet",
+            "--p2p.unsafe-block-signer",
+            other,
+        ])
+        .unwrap();
+        assert_eq!(c.chain.rollup.l2_chain_id, 8453);
+        assert_eq!(c.unsafe_block_signer, Address::from_str(other).unwrap());
+        assert_eq!(c.signer_source, SignerSource::Flag);
+
+        // A sequencer key that is not the preset's signer would make rejected blocks.
+        let e = network_config(&["--network", "op-mainnet", "--p2p.sequencer.key", KEY])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--network op-mainnet") && e.contains("--p2p.sequencer.key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn network_help_lists_every_preset() {
+        let command = NodeArgs::augment_args(Command::new("node"));
+        let help = command
+            .get_arguments()
+            .find(|a| a.get_id() == "network")
+            .and_then(|a| a.get_help())
+            .map(ToString::to_string)
+            .unwrap();
+        for preset in crate::network::all() {
+            assert!(
+                help.contains(preset.name),
+                "{} not in --network help",
+                preset.name
+            );
+        }
+    }
+
+    #[test]
+    fn exactly_one_of_network_and_rollup_config() {
+        let rollup = rollup_file();
+        let path = rollup.path().display().to_string();
+        let both =
+            Wrapper::try_parse_from(["node", "--network", "op-mainnet", "--rollup.config", &path])
+                .unwrap_err()
+                .to_string();
+        assert!(
+            both.contains("--network") && both.contains("--rollup.config"),
+            "{both}"
+        );
+        let neither = Wrapper::try_parse_from(["node", "--p2p.sequencer.key", KEY])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            neither.contains("--network") && neither.contains("--rollup.config"),
+            "{neither}"
+        );
+        let unknown = Wrapper::try_parse_from(["node", "--network", "op-mainet"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unknown.contains("op-mainet") && unknown.contains("op-mainnet"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn discovery_flags() {
+        let enr = "enr:-J24QNz9lbrKbN4iSmmjtnr7SjUMk4zB7f1krHZcTZx-JRKZd0kA2gjufUROD6T3sOWDVDnFJRvqBBo62zuF-hYCohOGAYiOoEyEgmlkgnY0gmlwhAPniryHb3BzdGFja4OFQgCJc2VjcDI1NmsxoQKNVFlCxh_B-716tTs-h1vMzZkSs1FTu_OYTNjgufplG4N0Y3CCJAaDdWRwgiQG";
+        let c = config(&[
+            "--p2p.sequencer.key",
+            KEY,
+            "--p2p.bootnodes",
+            enr,
+            "--p2p.netrestrict",
+            "10.0.0.0/8,192.168.0.0/16",
+            "--p2p.advertise.ip",
+            "localhost",
+            "--p2p.advertise.tcp",
+            "9333",
+            "--p2p.listen.udp",
+            "9444",
+            "--p2p.discovery.path",
+            "memory",
+        ])
+        .unwrap();
+        let d = c.discovery.unwrap();
+        assert_eq!(d.bootnodes.len(), 1);
+        assert_eq!(d.netrestrict.len(), 2);
+        assert_eq!(d.advertise_ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!((d.advertise_tcp, d.listen_udp), (Some(9333), 9444));
+        assert_eq!(d.table, StoreLocation::Memory);
+        assert!(
+            config(&["--p2p.sequencer.key", KEY, "--p2p.no-discovery"])
+                .unwrap()
+                .discovery
+                .is_none()
+        );
+        let s = ["--p2p.sequencer.key", KEY];
+        let with = |more: &[&str]| {
+            let mut v = s.to_vec();
+            v.extend_from_slice(more);
+            err(&v)
+        };
+        assert!(with(&["--p2p.bootnodes", "enr:-nope"]).contains("--p2p.bootnodes"));
+        assert!(with(&["--p2p.listen.udp", "53"]).contains("--p2p.listen.udp"));
+        assert!(with(&["--p2p.netrestrict", "10.0.0.0/33"]).contains("--p2p.netrestrict"));
+        let blank = config(&["--p2p.sequencer.key", KEY, "--p2p.netrestrict", " "]).unwrap();
+        assert!(blank.discovery.unwrap().netrestrict.is_empty());
+        assert!(
+            with(&["--p2p.advertise.ip", "no-such-host.invalid"]).contains("--p2p.advertise.ip")
+        );
+    }
+
     #[test]
     fn unknown_op_node_environment_is_refused() {
         assert!(check_environment([("OP_NODE_P2P_LISTEN_TCP_PORT".into(), "1".into())]).is_ok());
         assert!(check_environment([("OP_NODE_L1_ETH_RPC".into(), "x".into())]).is_ok());
+        assert!(check_environment([("OP_NODE_P2P_BOOTNODES".into(), "enr:x".into())]).is_ok());
+        assert!(check_environment([("OP_NODE_P2P_NETRESTRICT".into(), "".into())]).is_ok());
         let e = check_environment([("OP_NODE_P2P_NAT".into(), "true".into())]).unwrap_err();
         assert!(e.to_string().contains("OP_NODE_P2P_NAT"));
     }

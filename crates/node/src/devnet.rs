@@ -3,14 +3,17 @@
 //! 1. Writes into a fresh directory a rollup config (chain 901, genesis a few seconds from now,
 //!    every fork up to Isthmus active from genesis, so blocks are V4), a sequencer key, and
 //!    each node's key file in op-node's format.
-//! 2. Starts the nodes one after another as child processes of this binary on 127.0.0.1 with
-//!    real TCP: node 0 is the sequencer, the rest verifiers; each knows the one or two nodes
-//!    started before it as static peers. With `--late-joiner` the last node starts a third of
-//!    the way in and must fill its gap with payload_by_number.
+//! 2. Starts the nodes one after another as child processes of this binary, node `i` on
+//!    127.0.0.`i + 1` (one address per node, as hosts would have), with real TCP and UDP: node 0 is the sequencer and the bootnode, the rest verifiers that get
+//!    only node 0's ENR and find each other through discv5 (with `--static`, discovery is off
+//!    and each node knows the one or two nodes started before it as static peers). With
+//!    `--late-joiner` the last node starts a third of the way in and must fill its gap with
+//!    payload_by_number.
 //! 3. Prints one line per block with how many nodes hold it, until every node holds every
 //!    block or the time is up.
 //! 4. Stops the nodes, prints a table per node (blocks via gossip and sync, p50/p99
-//!    propagation latency, peers, bans), and fails if any node lacks a block.
+//!    propagation latency, peers, peers found through discovery, time until the node first
+//!    had min(p2p.peers.lo, nodes − 1) peers, bans), and fails if any node lacks a block.
 
 mod child;
 mod summary;
@@ -45,6 +48,11 @@ pub(crate) const CHAIN_ID: u64 = 901;
 const GENESIS_LEAD: Duration = Duration::from_secs(3);
 /// Extra lead per node, as nodes start one after another.
 const GENESIS_LEAD_PER_NODE: Duration = Duration::from_millis(500);
+/// Extra lead with discovery: the table reaches the dial loop 3 s after start and the first
+/// connect tick is at 5 s, so a node's first peers come 5-6 s after it starts.
+const DISCOVERY_LEAD: Duration = Duration::from_secs(8);
+/// op-node's default `p2p.peers.lo`, which the devnet's nodes run with.
+const PEERS_LO: usize = op_p2p_gating::conn_manager::DEFAULT_LOW_WATER;
 /// How long a node may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the nodes' status files are read.
@@ -140,13 +148,23 @@ struct Devnet {
     nodes: Vec<Option<NodeProcess>>,
     addrs: Vec<Option<Multiaddr>>,
     late: Option<usize>,
+    /// Node 0's ENR, once it runs (discovery on).
+    bootnode: Option<String>,
+    /// When each node was started.
+    started: Vec<Option<Instant>>,
+    /// How long after its start each node first had [`Devnet::peer_target`] peers.
+    connected_after: Vec<Option<Duration>>,
 }
 
 impl Devnet {
     /// Writes the rollup config and keys, and plans the nodes.
     fn prepare(args: &DevnetArgs, dir: &Path) -> Result<Self, DevnetError> {
         let exe = std::env::current_exe().map_err(io_err("find this executable"))?;
-        let lead = GENESIS_LEAD + GENESIS_LEAD_PER_NODE * u32::try_from(args.nodes).unwrap_or(64);
+        let mut lead =
+            GENESIS_LEAD + GENESIS_LEAD_PER_NODE * u32::try_from(args.nodes).unwrap_or(64);
+        if !args.static_peers {
+            lead += DISCOVERY_LEAD;
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -203,12 +221,15 @@ impl Devnet {
             let sequencer = index == 0;
             let spec = NodeSpec {
                 index,
+                ip: std::net::Ipv4Addr::new(127, 0, 0, u8::try_from(index + 1).unwrap_or(255)),
                 dir: node_dir,
                 rollup_config: rollup_path.clone(),
                 signer_address: signer.address().to_string(),
                 sequencer_key: sequencer.then(|| sequencer_key.clone()),
                 last_block: sequencer.then_some(args.blocks),
                 static_peers: Vec::new(),
+                discovery: !args.static_peers,
+                bootnodes: Vec::new(),
             };
             write_key_file(&spec.key_path(), &encode_key(&key))
                 .map_err(io_err(format!("write {}", spec.key_path().display())))?;
@@ -224,7 +245,15 @@ impl Devnet {
             specs,
             peer_ids,
             late,
+            bootnode: None,
+            started: vec![None; args.nodes],
+            connected_after: vec![None; args.nodes],
         })
+    }
+
+    /// The peer count that counts as connected: min(`p2p.peers.lo`, nodes − 1).
+    fn peer_target(&self) -> usize {
+        PEERS_LO.min(self.args.nodes - 1)
     }
 
     fn role(&self, index: usize) -> &'static str {
@@ -244,20 +273,28 @@ impl Devnet {
             .iter()
             .filter_map(|i| self.addrs.get(*i).cloned().flatten())
             .collect();
+        spec.bootnodes = self.bootnode.iter().cloned().collect();
         let mut node = NodeProcess::spawn(&self.exe, spec, self.peer_ids[index])?;
+        self.started[index] = Some(Instant::now());
         let addr = node.wait_listening(START_TIMEOUT).await?;
+        if index == 0 && !self.args.static_peers {
+            self.bootnode = Some(node.wait_enr(START_TIMEOUT).await?);
+        }
         println!(
-            "node {index}  {:<11}  {}  {addr}  static: {}",
+            "node {index}  {:<11}  {}  {addr}  {}",
             self.role(index),
             short_id(&self.peer_ids[index].to_string()),
-            if statics.is_empty() {
-                "-".to_owned()
+            if !self.args.static_peers {
+                if index == 0 {
+                    "bootnode".to_owned()
+                } else {
+                    "bootnode: node 0".to_owned()
+                }
+            } else if statics.is_empty() {
+                "static: -".to_owned()
             } else {
-                statics
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
+                let list: Vec<String> = statics.iter().map(ToString::to_string).collect();
+                format!("static: {}", list.join(","))
             }
         );
         self.addrs[index] = Some(addr);
@@ -265,8 +302,12 @@ impl Devnet {
         Ok(())
     }
 
-    /// The nodes a node started at `index` knows: the one or two started just before it.
+    /// The nodes a node started at `index` knows with `--static`: the one or two started just
+    /// before it (none with discovery).
     fn statics_for(&self, index: usize) -> Vec<usize> {
+        if !self.args.static_peers {
+            return Vec::new();
+        }
         (index.saturating_sub(2)..index)
             .rev()
             .filter(|i| self.addrs[*i].is_some())
@@ -276,12 +317,17 @@ impl Devnet {
     async fn run(&mut self) -> Result<(), DevnetError> {
         let rollup = self.chain.rollup.clone();
         println!(
-            "op-p2p devnet: {} nodes, {} blocks of {} s, chain {}, genesis at unix {}{}",
+            "op-p2p devnet: {} nodes, {} blocks of {} s, chain {}, genesis at unix {}, {}{}",
             self.args.nodes,
             self.args.blocks,
             rollup.block_time,
             rollup.l2_chain_id,
             rollup.genesis.l2_time,
+            if self.args.static_peers {
+                "static peers, no discovery"
+            } else {
+                "discovery from node 0 as bootnode"
+            },
             if self.late.is_some() {
                 ", late joiner"
             } else {
@@ -315,6 +361,7 @@ impl Devnet {
                     statuses[i] = Some(status);
                 }
             }
+            self.track_connectivity(&statuses);
             let Some(sequencer) = statuses[0].clone() else {
                 continue;
             };
@@ -324,7 +371,11 @@ impl Devnet {
                 && self.nodes[late].is_none()
                 && sequencer.head.number >= late_at
             {
-                let statics: Vec<usize> = (1..late).rev().take(2).collect();
+                let statics: Vec<usize> = if self.args.static_peers {
+                    (1..late).rev().take(2).collect()
+                } else {
+                    Vec::new()
+                };
                 self.start(late, &statics).await?;
                 println!(
                     "node {late} joined late, at block {}",
@@ -374,6 +425,30 @@ impl Devnet {
         }
     }
 
+    /// Notes when each node first has [`Self::peer_target`] peers; prints when all have.
+    fn track_connectivity(&mut self, statuses: &[Option<Status>]) {
+        let target = self.peer_target();
+        let before = self.connected_after.iter().all(Option::is_some);
+        for (i, status) in statuses.iter().enumerate() {
+            if self.connected_after[i].is_none()
+                && let (Some(status), Some(started)) = (status, self.started[i])
+                && status.peers >= target
+            {
+                self.connected_after[i] = Some(started.elapsed());
+            }
+        }
+        if !before
+            && self.connected_after.iter().all(Option::is_some)
+            && let Some(first) = self.started.iter().flatten().min()
+        {
+            println!(
+                "all {} nodes have {target} peers, {:.1} s after the first node started",
+                self.args.nodes,
+                first.elapsed().as_secs_f64()
+            );
+        }
+    }
+
     /// Prints the table and the verdict.
     fn finish(
         &self,
@@ -388,10 +463,11 @@ impl Devnet {
                 index,
                 role: self.role(index).to_owned(),
                 status: status.clone(),
+                connected_after: self.connected_after[index],
             })
             .collect();
         println!();
-        print!("{}", table(&rows, canonical, blocks));
+        print!("{}", table(&rows, canonical, blocks, self.peer_target()));
         let mut problems = Vec::new();
         if canonical.len() as u64 != blocks {
             problems.push(format!(

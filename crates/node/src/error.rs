@@ -26,6 +26,17 @@ pub(crate) enum Error {
         /// Why.
         source: op_p2p_peerstore::Error,
     },
+    /// The discovery table database does not open.
+    #[error("--p2p.discovery.path {location}: {source}")]
+    DiscoveryTable {
+        /// The path.
+        location: String,
+        /// Why.
+        source: op_p2p_peerstore::Error,
+    },
+    /// discv5 could not start (UDP bind, the local ENR, the table).
+    #[error("discovery (--p2p.listen.udp, --p2p.advertise.*): {0}")]
+    Discovery(op_p2p_discovery::Error),
     /// The payload store does not open or fails.
     #[error("--p2p.peerstore.path: {0}")]
     PayloadStore(#[from] StoreError),
@@ -49,6 +60,9 @@ pub(crate) enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The RPC server does not start.
+    #[error(transparent)]
+    Rpc(#[from] crate::rpc::RpcError),
     /// The async runtime does not start.
     #[error("cannot start the tokio runtime: {0}")]
     Runtime(io::Error),

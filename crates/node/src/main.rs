@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! op-p2p node --rollup.config rollup.json --p2p.unsafe-block-signer 0x… [op-node p2p flags]
+//! op-p2p node --network op-mainnet [op-node p2p flags]
 //! op-p2p devnet [--nodes 5] [--blocks 30] [--block-time 2] [--late-joiner] [--dir DIR]
 //! op-p2p gossip validate (--rollup-config FILE | --chain-id N) --topic TOPIC --signer ADDR …
 //! op-p2p sync decode-response --rollup-config FILE --number N [--hex HEX | < stdin]
@@ -16,8 +17,9 @@
 //! - command line: `cli` (clap), `duration` (Go durations), `config` (checks);
 //! - the node: `node` assembles it; `event_loop` owns the swarm built by `swarm` from
 //!   `behaviour`; `handle` talks to it; `app` owns the `payload_store`, the `sequencer`, the
-//!   `gap`-fill seam and the `status` file; `identity`, `rollup`, `control`
-//!   (stdin), `logging`, `wall_clock`;
+//!   `gap`-fill seam and the `status` file; `identity`, `rollup`, `network` (the
+//!   `--network` presets), `control` (stdin), `logging`, `wall_clock`;
+//! - `rpc`: the operator RPC (`opp2p_*` JSON-RPC and `/healthz`);
 //! - `devnet`: the local network of node processes;
 //! - `gossip_validate`: the gossip debugging command;
 //! - `sync_cmd`: the payload_by_number debugging commands.
@@ -37,9 +39,11 @@ mod gossip_validate;
 mod handle;
 mod identity;
 mod logging;
+mod network;
 mod node;
 mod payload_store;
 mod rollup;
+mod rpc;
 mod sequencer;
 mod status;
 mod swarm;

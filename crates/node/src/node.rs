@@ -3,9 +3,11 @@
 //! stopped, database flushed).
 //!
 //! ```text
-//!            ┌──────────── swarm task (EventLoop) ────────────┐
-//!  network ◀▶│ gating ▸ conn_manager ▸ identify ▸ ping ▸ gossip ▸ sync │◀── Commands
-//!            └──────────────┬──────────────────────────────────┘            ▲
+//!            ┌──────────── swarm task (EventLoop) ───────────────────────────┐
+//!  network ◀▶│ gating ▸ conn_manager ▸ identify ▸ ping ▸ gossip ▸ sync ▸ discovery │◀── Commands
+//!            └──────────────┬────────────────────────────────────▲──────────┘  ▲
+//!                           │               discovered records   │ (bounded)    │
+//!                           │           ┌── discv5 task (UDP, table store) ──┐  │
 //!                           │ accepted gossip blocks, promoted synced blocks │
 //!                           │ (bounded)                                      │
 //!                           ▼                                                │
@@ -15,13 +17,17 @@
 //!                  one RocksDB database: peer store books + payload column families
 //!                  (scores and identify written by the books' own writer thread)
 //! ```
+//!
+//! The operator RPC ([`crate::rpc`]: `opp2p_*`, `/healthz`) is a third sender of commands to
+//! the swarm task, through the same handle.
 
 use std::{sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
 use libp2p_core::Multiaddr;
 use libp2p_swarm::{Swarm, SwarmEvent};
-use op_p2p_api::{Clock, PeerBook as _, SystemClock};
+use op_p2p_api::{Clock, DiscoveryTableStore, MemoryDiscoveryTable, PeerBook as _, SystemClock};
+use op_p2p_discovery::{Discovery, DiscoveryHandle, RecordSink};
 use op_p2p_gating::conn_manager;
 use op_p2p_gossip::{GossipCounters, Services, UnsafeBlockSigner};
 use op_p2p_peerstore::{Books, PeerStore};
@@ -31,14 +37,14 @@ use tracing::{info, warn};
 use crate::{
     app::App,
     behaviour::{self, NodeBehaviour, NodeEvent},
-    config::{NodeConfig, StoreLocation, listen_multiaddr},
+    config::{DiscoverySettings, NodeConfig, StoreLocation, listen_multiaddr},
     control,
     error::Error,
     event_loop::{EventLoop, Parts},
     handle::NodeHandle,
     identity::{self, KeyOrigin},
     payload_store::{self, PayloadStore},
-    swarm,
+    rpc, swarm,
 };
 
 /// The tracing target of node start and stop.
@@ -57,9 +63,11 @@ pub(crate) const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const LISTEN_SETTLE: Duration = Duration::from_millis(50);
 /// How long shutdown waits for the swarm task.
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the RPC server's connections to wind down.
+pub(crate) const RPC_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Checks what can be checked before anything starts (and before logging, so a refusal is
-/// the only line the user sees): the listen port is free.
+/// the only line the user sees): the listen and RPC ports are free.
 ///
 /// libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and share
 /// it silently; a plain bind first makes "port in use" an error, as it is for op-node.
@@ -69,6 +77,10 @@ pub(crate) fn preflight(config: &NodeConfig) -> Result<(), Error> {
             addr: config.listen.to_string(),
             source,
         })?;
+    }
+    if config.rpc.port() != 0 {
+        std::net::TcpListener::bind(config.rpc)
+            .map_err(|source| Error::Rpc(crate::rpc::RpcError::new(config.rpc, source)))?;
     }
     Ok(())
 }
@@ -135,6 +147,16 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
             metrics: counters.clone(),
         },
     )?;
+    let (record_sink, record_source) = op_p2p_discovery::link();
+    let discovery_behaviour = config.discovery.as_ref().map(|_| {
+        op_p2p_discovery::Behaviour::new(
+            op_p2p_discovery::DialConfig::new(config.conn_manager.low_water()),
+            peer_id,
+            record_source,
+            Arc::new(books.clone()),
+            clock.clone(),
+        )
+    });
     let mut behaviour = NodeBehaviour {
         gating: op_p2p_gating::Behaviour::new(
             Arc::new(books.clone()),
@@ -148,6 +170,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         ping: behaviour::ping(),
         gossip,
         sync: sync.into(),
+        discovery: discovery_behaviour.into(),
     };
     // Static peers: protected from score bans and trimming, dialled and redialled by the
     // connection manager, preferred by sync when `only_req_to_static` is set.
@@ -169,6 +192,23 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         source: std::io::Error::other(e.to_string()),
     })?;
     let (listen_addrs, early_events) = await_listen_addrs(&mut swarm, &config).await?;
+    // Discovery after the TCP listener is bound: the ENR carries the bound port.
+    let discovery = match &config.discovery {
+        Some(settings) => Some(
+            start_discovery(
+                &config,
+                settings,
+                &keypair,
+                bound_tcp_port(&listen_addrs),
+                record_sink,
+            )
+            .await?,
+        ),
+        None => {
+            info!(target: TARGET, "discovery off (--p2p.no-discovery)");
+            None
+        }
+    };
 
     let (delivery_tx, deliveries) = mpsc::channel(DELIVERY_CHANNEL_SIZE);
     let (handle, commands) = NodeHandle::channel();
@@ -182,11 +222,48 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         early_events,
     });
 
+    // Up before the node reports itself started; calls wait in the handle's channel until the
+    // swarm task runs.
+    let (rpc_addr, rpc_server) = rpc::serve(
+        config.rpc,
+        rpc::Parts {
+            handle: handle.clone(),
+            books: books.clone(),
+            local_key: keypair.public(),
+            user_agent: config.user_agent.clone(),
+            discovery: discovery
+                .clone()
+                .map(|d| Arc::new(d) as Arc<dyn rpc::DiscoveryTable>),
+        },
+    )
+    .await?;
+
+    let shutdown = shutdown_signal();
+
     let role = if config.sequencer.is_some() {
         "sequencer"
     } else {
         "verifier"
     };
+    match config.network {
+        Some(preset) => info!(
+            target: TARGET,
+            network = preset.name,
+            chain = preset.chain_name,
+            chain_id = rollup.l2_chain_id,
+            genesis = %config.chain.genesis.hash,
+            registry_commit = preset.source.commit,
+            registry_file = preset.source.path,
+            bootnodes = preset.bootnodes().len(),
+            "chain from the --network preset"
+        ),
+        None => info!(
+            target: TARGET,
+            chain_id = rollup.l2_chain_id,
+            genesis = %config.chain.genesis.hash,
+            "chain from --rollup.config"
+        ),
+    }
     info!(
         target: TARGET,
         %peer_id,
@@ -194,8 +271,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         chain_id = rollup.l2_chain_id,
         role,
         unsafe_block_signer = %config.unsafe_block_signer,
+        signer_source = %config.signer_source,
         head = payloads.head().number,
         static_peers = statics.len(),
+        rpc = %rpc_addr,
         "op-p2p node started"
     );
     if config.sync.req_resp {
@@ -227,13 +306,30 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         peer_id: peer_id.to_string(),
         gaps_unfilled: 0,
         gossip: counters,
+        discovery: discovery.clone(),
         sequencer_retry_at: None,
     };
-    app.run(shutdown_signal()).await;
+    app.run(shutdown).await;
 
     info!(target: TARGET, "shutting down");
+    // New RPC connections are refused from here; calls in flight (a connect waits up to 30 s)
+    // end with the swarm task, so the server's own wind-down is waited for only briefly.
+    let _ = rpc_server.stop();
+    if let Some(discovery) = &discovery
+        && tokio::time::timeout(SHUTDOWN_TIMEOUT, discovery.shutdown())
+            .await
+            .is_err()
+    {
+        warn!(target: TARGET, "discovery did not stop in time");
+    }
     if let Err(error) = handle.shutdown().await {
         warn!(target: TARGET, %error, "swarm task did not stop");
+    }
+    if tokio::time::timeout(RPC_STOP_TIMEOUT, rpc_server.stopped())
+        .await
+        .is_err()
+    {
+        warn!(target: TARGET, "RPC server did not stop in time");
     }
     if tokio::time::timeout(SHUTDOWN_TIMEOUT, swarm_task)
         .await
@@ -244,8 +340,72 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     // Every queued score and identify write, then RocksDB's memtables. Blocking here is fine:
     // the swarm task has stopped and nothing else is left to run.
     books.flush().map_err(database_error)?;
+    // The writer thread's copy of the store goes now, so RocksDB closes on this thread when
+    // `run` returns, not during process exit (see `Books::close`).
+    books.close();
     info!(target: TARGET, "stopped; database flushed");
     Ok(())
+}
+
+/// The TCP port the listener bound (the first listen address's).
+fn bound_tcp_port(addrs: &[Multiaddr]) -> Option<u16> {
+    addrs
+        .iter()
+        .flat_map(Multiaddr::iter)
+        .find_map(|p| match p {
+            libp2p_core::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+}
+
+/// Opens the discovery table store and starts the discv5 service task.
+async fn start_discovery(
+    config: &NodeConfig,
+    settings: &DiscoverySettings,
+    keypair: &libp2p_identity::Keypair,
+    bound_tcp: Option<u16>,
+    sink: RecordSink,
+) -> Result<DiscoveryHandle, Error> {
+    let table: Arc<dyn DiscoveryTableStore> = match &settings.table {
+        StoreLocation::Memory => Arc::new(MemoryDiscoveryTable::new()),
+        StoreLocation::Disk(path) => Arc::new(
+            op_p2p_peerstore::DiscoveryTable::open(path).map_err(|source| {
+                Error::DiscoveryTable {
+                    location: path.display().to_string(),
+                    source,
+                }
+            })?,
+        ),
+    };
+    let mut discovery = op_p2p_discovery::Config::new(config.chain.rollup.l2_chain_id);
+    discovery.listen_ip = config.listen.ip();
+    discovery.listen_udp = settings.listen_udp;
+    discovery.listen_tcp = config.listen.port();
+    discovery.bound_tcp = bound_tcp;
+    discovery.advertise_ip = settings.advertise_ip;
+    discovery.advertise_tcp = settings.advertise_tcp;
+    discovery.advertise_udp = settings.advertise_udp;
+    // `p2p.bootnodes`, else the network preset's list (op-node's `DefaultBootnodes`).
+    let (bootnodes, origin) = if settings.bootnodes.is_empty() {
+        (&config.default_bootnodes, "network preset")
+    } else {
+        (&settings.bootnodes, "--p2p.bootnodes")
+    };
+    discovery.bootnodes = bootnodes.clone();
+    discovery.netrestrict = settings.netrestrict.clone();
+    for bootnode in bootnodes {
+        info!(target: TARGET, %bootnode, origin, "bootnode");
+    }
+    if bootnodes.is_empty() {
+        warn!(
+            target: TARGET,
+            "no bootnodes (--p2p.bootnodes empty, no network preset): discovery starts from \
+             the persisted table only"
+        );
+    }
+    Discovery::start(discovery, keypair, table, sink)
+        .await
+        .map_err(Error::Discovery)
 }
 
 /// Waits for the listener's addresses: the first, then any more that follow at once (one per
@@ -284,25 +444,41 @@ async fn await_listen_addrs(
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+///
+/// The handlers are installed when this is called, not when the future is first polled: the
+/// node calls it before it logs "op-p2p node started", so a SIGINT sent by a supervisor that
+/// waits for that line shuts the node down cleanly instead of killing it.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut int), Ok(mut term)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => info!(target: TARGET, "SIGINT"),
+                    _ = int.recv() => info!(target: TARGET, "SIGINT"),
                     _ = term.recv() => info!(target: TARGET, "SIGTERM"),
                 }
             }
-            Err(error) => {
+            (Ok(mut int), Err(error)) => {
                 warn!(target: TARGET, %error, "cannot watch SIGTERM; SIGINT only");
+                int.recv().await;
+                info!(target: TARGET, "SIGINT");
+            }
+            (Err(error), _) => {
+                warn!(target: TARGET, %error, "cannot watch SIGINT; ctrl-c only");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -58,8 +58,38 @@ pub(crate) struct Status {
     pub(crate) bans: Vec<BanStatus>,
     /// The score book (persisted scores of every peer seen within the retention).
     pub(crate) scores: Vec<ScoreStatus>,
+    /// Discovery; `None` with `p2p.no-discovery`.
+    #[serde(default)]
+    pub(crate) discovery: Option<DiscoveryStatus>,
     /// When this was written, unix ms.
     pub(crate) updated_ms: u64,
+}
+
+/// What discovery did since start.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub(crate) struct DiscoveryStatus {
+    /// The local ENR (text).
+    pub(crate) enr: String,
+    /// The discv5 UDP address.
+    pub(crate) udp: String,
+    /// Records in the discv5 table.
+    pub(crate) table: usize,
+    /// Records loaded from the persisted table at start.
+    pub(crate) table_loaded: u64,
+    /// Records that passed the filter and went to the dial loop.
+    pub(crate) accepted: u64,
+    /// Distinct peers the dial loop holds as candidates.
+    pub(crate) candidates: u64,
+    /// Records skipped, by reason.
+    pub(crate) skipped: std::collections::BTreeMap<String, u64>,
+    /// Dials the dial loop started.
+    pub(crate) dials: u64,
+    /// Of them, failed.
+    pub(crate) dial_failures: u64,
+    /// Of them, refused by a gate.
+    pub(crate) denied: u64,
+    /// Distinct peers connected by a discovery dial.
+    pub(crate) connected: u64,
 }
 
 /// Gossip counters since the node started.
@@ -170,6 +200,7 @@ mod tests {
             connected: vec![],
             bans: vec![],
             scores: vec![],
+            discovery: None,
             updated_ms: 5,
         };
         write(&path, &status).unwrap();

@@ -16,6 +16,9 @@
 //! [`ManualClock`]. [Garbage collection](PeerStore::gc) is a call the node makes on a schedule
 //! ([`Config::gc_interval`], op-node's 2 h), bounded in work per run.
 //!
+//! [`DiscoveryTable`], the discv5 table between runs, is a separate small RocksDB database at
+//! op-node's `p2p.discovery.path` (see its docs for why).
+//!
 //! # Example
 //! ```
 //! use std::{sync::Arc, time::Duration};
@@ -75,6 +78,7 @@ mod bans;
 mod books;
 mod codec;
 mod config;
+mod discovery_table;
 mod error;
 mod gc;
 mod keys;
@@ -85,12 +89,13 @@ mod score_book;
 mod store;
 
 pub use self::{
-    books::{BOOKS_QUEUE, Books},
+    books::{BOOKS_QUEUE, Books, WeakBooks},
     config::{
         Config, DEFAULT_BAN_RETENTION, DEFAULT_BLOCK_TIME, DEFAULT_GC_INTERVAL,
         DEFAULT_GC_MAX_DELETES_PER_RUN, DEFAULT_GC_MAX_SCANNED_PER_RUN,
         DEFAULT_PEER_INFO_RETENTION,
     },
+    discovery_table::DiscoveryTable,
     error::Error,
     gc::GcReport,
     keys::{canonical_ip, canonical_subnet},

@@ -40,6 +40,11 @@ pub(crate) struct DevnetArgs {
     /// payload_by_number.
     #[arg(long)]
     pub(crate) late_joiner: bool,
+    /// Connect the nodes as before discovery existed: each gets the one or two nodes started
+    /// before it as static peers, and discovery is off. Without it, node 0 is the bootnode and
+    /// the others get only its ENR.
+    #[arg(long = "static")]
+    pub(crate) static_peers: bool,
     /// Keep the devnet's files (rollup config, keys, databases, status files, logs) in this
     /// directory instead of a temporary one that is removed at the end.
     #[arg(long, value_name = "DIR")]

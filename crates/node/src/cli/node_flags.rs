@@ -1,17 +1,20 @@
 //! `op-p2p node`: op-node's P2P flag names and `OP_NODE_P2P_*` environment variables (spec §11)
 //! for everything this node implements, plus the few settings op-node takes from elsewhere.
 //!
-//! Flags op-node has and this node does not implement (discovery, NAT, advertise, mux,
-//! security, …) are unknown flags here: clap refuses them, and an `OP_NODE_P2P_*` variable
+//! Flags op-node has and this node does not implement (NAT, mux, security, …) are unknown
+//! flags here: clap refuses them, and an `OP_NODE_P2P_*` variable
 //! for one of them is refused too ([`crate::config`]), so nothing is silently ignored.
 
 use std::{net::IpAddr, path::PathBuf, time::Duration};
 
-use clap::{ArgAction, Args, ValueEnum, builder::BoolishValueParser};
+use clap::{ArgAction, ArgGroup, Args, ValueEnum, builder::BoolishValueParser};
 use libp2p_core::Multiaddr;
 use op_p2p_types::Address;
 
-use crate::duration::parse_go_duration;
+use crate::{
+    duration::parse_go_duration,
+    network::{self, NetworkPreset},
+};
 
 /// op-node's `p2p.scoring` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -24,20 +27,35 @@ pub(crate) enum Scoring {
 
 /// Every flag of `op-p2p node`. Defaults are op-node's. Booleans take `--flag`, `--flag=true`
 /// or `--flag=false` (urfave/cli's form), and `true`/`false`/`1`/`0` in the environment.
+///
+/// Exactly one of `--rollup.config` and `--network` names the chain. op-node, given both,
+/// logs an error, uses the network and says the combination "will stop the op-node from
+/// starting in the future"; this node refuses it now.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "P2P (op-node flags)")]
+#[command(group(ArgGroup::new("chain").required(true).args(["rollup_config", "network"])))]
 pub(crate) struct NodeArgs {
-    /// op-node's rollup.json: chain id, genesis, block time, hardfork schedule.
+    /// op-node's rollup.json: chain id, genesis, block time, hardfork schedule. Give this or
+    /// --network.
     #[arg(
         long = "rollup.config",
         env = "OP_NODE_ROLLUP_CONFIG",
         value_name = "PATH"
     )]
-    pub(crate) rollup_config: PathBuf,
+    pub(crate) rollup_config: Option<PathBuf>,
+
+    /// A built-in network instead of --rollup.config (chain, genesis, forks and unsafe block
+    /// signer from the superchain registry; op-node's bootnodes): op-mainnet, op-sepolia, base-mainnet,
+    /// base-sepolia, unichain-mainnet, unichain-sepolia, ink-mainnet, ink-sepolia,
+    /// soneium-mainnet, soneium-minato-sepolia (case-insensitive; `mainnet` and `sepolia` mean
+    /// op-mainnet and op-sepolia).
+    #[arg(long = "network", env = "OP_NODE_NETWORK", value_name = "NAME",
+        value_parser = network::parse)]
+    pub(crate) network: Option<&'static NetworkPreset>,
 
     /// The address that signs unsafe blocks. op-node reads it from the L1 SystemConfig; this
-    /// node has no L1, so it is a flag. Defaults to the sequencer key's address when
-    /// p2p.sequencer.key is set.
+    /// node has no L1, so it is a flag. Defaults to the --network preset's signer, else to the
+    /// sequencer key's address when p2p.sequencer.key is set.
     #[arg(
         long = "p2p.unsafe-block-signer",
         env = "OP_NODE_P2P_UNSAFE_BLOCK_SIGNER",
@@ -69,6 +87,79 @@ pub(crate) struct NodeArgs {
         default_value_t = 9222
     )]
     pub(crate) listen_tcp: u16,
+
+    /// UDP port for discv5; 0 picks a free one (op-node's default; the help text of op-node
+    /// says "same as TCP", its code picks a random port).
+    #[arg(
+        long = "p2p.listen.udp",
+        env = "OP_NODE_P2P_LISTEN_UDP_PORT",
+        value_name = "PORT",
+        default_value_t = 0
+    )]
+    pub(crate) listen_udp: u16,
+
+    /// Turns discv5 discovery off: only static peers and inbound connections.
+    #[arg(long = "p2p.no-discovery", env = "OP_NODE_P2P_NO_DISCOVERY", action = ArgAction::Set,
+        num_args = 0..=1, require_equals = true, default_value = "false",
+        default_missing_value = "true", value_parser = BoolishValueParser::new())]
+    pub(crate) no_discovery: bool,
+
+    /// Bootnodes: comma-separated ENRs (enr:…) or enode URLs (enode://…; host names are
+    /// resolved). Empty: the network preset's list, if any.
+    #[arg(
+        long = "p2p.bootnodes",
+        env = "OP_NODE_P2P_BOOTNODES",
+        value_name = "ENRS",
+        value_delimiter = ','
+    )]
+    pub(crate) bootnodes: Vec<String>,
+
+    /// Comma-separated CIDR networks discv5 may learn nodes in (records from other nodes
+    /// outside them are dropped; bootnodes are exempt). Applies to discovery only, as op-node.
+    #[arg(
+        long = "p2p.netrestrict",
+        env = "OP_NODE_P2P_NETRESTRICT",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub(crate) netrestrict: Vec<String>,
+
+    /// The IP to put in the ENR (an IP, or a host name resolved to its first IPv4). Empty:
+    /// the listen IP unless unspecified, else what peers observe.
+    #[arg(
+        long = "p2p.advertise.ip",
+        env = "OP_NODE_P2P_ADVERTISE_IP",
+        value_name = "IP_OR_HOST"
+    )]
+    pub(crate) advertise_ip: Option<String>,
+
+    /// The TCP port to put in the ENR; 0: the bound port.
+    #[arg(
+        long = "p2p.advertise.tcp",
+        env = "OP_NODE_P2P_ADVERTISE_TCP",
+        value_name = "PORT",
+        default_value_t = 0
+    )]
+    pub(crate) advertise_tcp: u16,
+
+    /// The UDP port to put in the ENR; 0: the listen UDP port, else the bound one.
+    #[arg(
+        long = "p2p.advertise.udp",
+        env = "OP_NODE_P2P_ADVERTISE_UDP",
+        value_name = "PORT",
+        default_value_t = 0
+    )]
+    pub(crate) advertise_udp: u16,
+
+    /// The discovery table's database (restarts find the network without bootnodes), or
+    /// `memory`.
+    #[arg(
+        long = "p2p.discovery.path",
+        env = "OP_NODE_P2P_DISCOVERY_PATH",
+        value_name = "PATH",
+        default_value = "opnode_discovery_db"
+    )]
+    pub(crate) discovery_path: PathBuf,
 
     /// Static peers: comma-separated multiaddrs ending in /p2p/PEER_ID. Dialled at start,
     /// protected from trimming and score bans, redialled while disconnected.
@@ -227,6 +318,9 @@ pub(crate) struct NodeArgs {
     pub(crate) priv_raw: Option<String>,
 
     #[command(flatten)]
+    pub(crate) rpc: crate::cli::RpcArgs,
+
+    #[command(flatten)]
     pub(crate) local: LocalArgs,
 }
 
@@ -249,4 +343,14 @@ pub(crate) struct LocalArgs {
     /// sequencer runs until the node stops.
     #[arg(long = "sequencer.last-block", value_name = "N")]
     pub(crate) sequencer_last_block: Option<u64>,
+
+    /// IPs exempt from gossipsub's IP-colocation penalty (comma separated; none by default, as
+    /// op-node). For many nodes on one host: the devnet passes 127.0.0.1, the address every
+    /// local inbound connection comes from.
+    #[arg(
+        long = "gossip.ip-colocation-whitelist",
+        value_name = "IPS",
+        value_delimiter = ','
+    )]
+    pub(crate) ip_colocation_whitelist: Vec<IpAddr>,
 }

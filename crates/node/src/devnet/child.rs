@@ -30,6 +30,12 @@ const POLL: Duration = Duration::from_millis(50);
 pub(crate) struct NodeSpec {
     /// Its number in the devnet.
     pub(crate) index: usize,
+    /// Its loopback address: node `i` is 127.0.0.`i + 1`, one address per node as hosts would
+    /// have, so the peers a node dials have distinct addresses for gossipsub's IP-colocation
+    /// penalty (op-node's weight −35 above 10 peers on one IP, which would ban the peers of any
+    /// node with more than 10 on one address); connections it accepts all come from 127.0.0.1,
+    /// which the nodes exempt (`--gossip.ip-colocation-whitelist`).
+    pub(crate) ip: std::net::Ipv4Addr,
     /// Its directory: key, database, status, log.
     pub(crate) dir: PathBuf,
     /// The rollup config.
@@ -42,6 +48,10 @@ pub(crate) struct NodeSpec {
     pub(crate) last_block: Option<u64>,
     /// Static peers.
     pub(crate) static_peers: Vec<Multiaddr>,
+    /// Whether discovery runs (`--static` turns it off).
+    pub(crate) discovery: bool,
+    /// Bootnode ENRs.
+    pub(crate) bootnodes: Vec<String>,
 }
 
 impl NodeSpec {
@@ -67,7 +77,7 @@ impl NodeSpec {
             "--rollup.config".into(),
             self.rollup_config.clone().into(),
             "--p2p.listen.ip".into(),
-            "127.0.0.1".into(),
+            self.ip.to_string().into(),
             "--p2p.listen.tcp".into(),
             "0".into(),
             "--p2p.priv.path".into(),
@@ -77,9 +87,27 @@ impl NodeSpec {
             "--status-file".into(),
             self.status_path().into(),
             "--control-stdin".into(),
+            // Several nodes on one host: each RPC server on a free port.
+            "--rpc.port".into(),
+            "0".into(),
             "--p2p.unsafe-block-signer".into(),
             self.signer_address.clone().into(),
+            // Every local inbound connection comes from 127.0.0.1 (libp2p-tcp binds outgoing
+            // sockets to 0.0.0.0), so without this gossipsub's IP-colocation penalty would ban
+            // the peers of any node with more than 10.
+            "--gossip.ip-colocation-whitelist".into(),
+            "127.0.0.1".into(),
         ];
+        if self.discovery {
+            args.push("--p2p.discovery.path".into());
+            args.push(self.dir.join("discovery").into());
+            if !self.bootnodes.is_empty() {
+                args.push("--p2p.bootnodes".into());
+                args.push(self.bootnodes.join(",").into());
+            }
+        } else {
+            args.push("--p2p.no-discovery".into());
+        }
         if !self.static_peers.is_empty() {
             let joined: Vec<String> = self.static_peers.iter().map(ToString::to_string).collect();
             args.push("--p2p.static".into());
@@ -166,6 +194,23 @@ impl NodeProcess {
         }
     }
 
+    /// Waits until the node's status shows its ENR (discovery on).
+    pub(crate) async fn wait_enr(&mut self, timeout: Duration) -> Result<String, DevnetError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(enr) = self.status().and_then(|s| s.discovery).map(|d| d.enr) {
+                return Ok(enr);
+            }
+            if let Some(status) = self.exited() {
+                return Err(self.failed(format!("exited during start ({status})")));
+            }
+            if Instant::now() >= deadline {
+                return Err(self.failed(format!("no ENR after {timeout:?}")));
+            }
+            sleep(POLL).await;
+        }
+    }
+
     /// The node's latest status, if it has written one.
     pub(crate) fn status(&self) -> Option<Status> {
         status::read(&self.spec.status_path()).ok()
@@ -203,5 +248,47 @@ impl NodeProcess {
             reason,
             log: last,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(discovery: bool) -> NodeSpec {
+        NodeSpec {
+            index: 2,
+            ip: std::net::Ipv4Addr::new(127, 0, 0, 3),
+            dir: PathBuf::from("/tmp/devnet/node-2"),
+            rollup_config: PathBuf::from("/tmp/devnet/rollup.json"),
+            signer_address: "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1".into(),
+            sequencer_key: None,
+            last_block: None,
+            static_peers: Vec::new(),
+            discovery,
+            bootnodes: vec!["enr:-a".into(), "enr:-b".into()],
+        }
+    }
+
+    fn args(spec: &NodeSpec) -> Vec<String> {
+        spec.args()
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn discovery_or_static_wiring() {
+        let with = args(&spec(true));
+        let at = with.iter().position(|a| a == "--p2p.bootnodes").unwrap();
+        assert_eq!(with[at + 1], "enr:-a,enr:-b");
+        let at = with.iter().position(|a| a == "--p2p.listen.ip").unwrap();
+        assert_eq!(with[at + 1], "127.0.0.3");
+        assert!(with.iter().any(|a| a.ends_with("node-2/discovery")));
+        assert!(!with.iter().any(|a| a == "--p2p.no-discovery"));
+
+        let without = args(&spec(false));
+        assert!(without.iter().any(|a| a == "--p2p.no-discovery"));
+        assert!(!without.iter().any(|a| a == "--p2p.bootnodes"));
     }
 }

@@ -4,7 +4,7 @@
 //! the time the sequencer built it, both read from the nodes' status files (every node runs on
 //! this machine, so they share a clock).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use crate::status::Status;
 
@@ -17,6 +17,8 @@ pub(crate) struct NodeRow {
     pub(crate) role: String,
     /// Its last status (none if it never wrote one).
     pub(crate) status: Option<Status>,
+    /// How long after its start it first had the target number of peers.
+    pub(crate) connected_after: Option<Duration>,
 }
 
 /// The canonical chain: the sequencer's blocks 1..=blocks, number → (hash, built at ms).
@@ -84,25 +86,33 @@ pub(crate) fn percentile(sorted: &[u64], p: u64) -> Option<u64> {
         .copied()
 }
 
-/// The final table, one row per node.
-pub(crate) fn table(rows: &[NodeRow], canonical: &Canonical, blocks: u64) -> String {
-    let mut out = String::from(
-        "| node | role | peer id | head | blocks | via gossip | via sync | p50 latency | p99 latency | peers | bans |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+/// The final table, one row per node; `target` is the peer count the "time to N peers"
+/// column measures.
+pub(crate) fn table(rows: &[NodeRow], canonical: &Canonical, blocks: u64, target: usize) -> String {
+    let mut out = format!(
+        "| node | role | peer id | head | blocks | via gossip | via sync | p50 latency | p99 latency | peers | via discovery | time to {target} peers | bans |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let Some(s) = &row.status else {
             out.push_str(&format!(
-                "| {} | {} | - | - | - | - | - | - | - | - | - |\n",
+                "| {} | {} | - | - | - | - | - | - | - | - | - | - | - |\n",
                 row.index, row.role
             ));
             continue;
         };
+        let discovered = s
+            .discovery
+            .as_ref()
+            .map_or_else(|| "off".to_owned(), |d| d.connected.to_string());
+        let connected_after = row
+            .connected_after
+            .map_or_else(|| "-".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()));
         let held = blocks - missing(s, canonical, blocks).len() as u64;
         let lat = latencies(s, canonical);
         let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {held}/{blocks} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {held}/{blocks} | {} | {} | {} | {} | {} | {discovered} | {connected_after} | {} |\n",
             row.index,
             row.role,
             short_id(&s.peer_id),
@@ -190,6 +200,7 @@ mod tests {
             connected: vec![],
             bans: vec![],
             scores: vec![],
+            discovery: None,
             updated_ms: 0,
         }
     }
@@ -221,7 +232,10 @@ mod tests {
             index: 1,
             role: "verifier".into(),
             status: Some(node),
+            connected_after: Some(Duration::from_millis(4200)),
         }];
-        assert!(table(&rows, &canonical, 3).contains("| 2/3 |"));
+        let table = table(&rows, &canonical, 3, 4);
+        assert!(table.contains("| 2/3 |"), "{table}");
+        assert!(table.contains("| off | 4.2 s |"), "{table}");
     }
 }

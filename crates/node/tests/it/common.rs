@@ -12,8 +12,12 @@ use std::{
 
 use serde_json::Value;
 
-/// The binary under test.
-pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_op-p2p");
+/// The binary under test: cargo's, or `OP_P2P_BIN` when set (a copy of it, for checkouts that
+/// share one target directory and so one `target/debug/op-p2p` that another build may replace
+/// while the tests run).
+pub(crate) fn bin() -> std::ffi::OsString {
+    std::env::var_os("OP_P2P_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_op-p2p").into())
+}
 /// The bound on every wait.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(60);
 /// The sequencer key of the tests (`0x01…01`).
@@ -25,6 +29,11 @@ pub(crate) const SEQUENCER_ADDRESS: &str = "0x1a642f0E3c3aF545E7AcBD38b07251B399
 /// Writes a rollup.json for chain 901 with 1 s blocks, every fork up to Isthmus from genesis,
 /// genesis `lead` seconds from now.
 pub(crate) fn write_rollup(dir: &Path, lead: u64) -> PathBuf {
+    write_rollup_for(dir, lead, 901)
+}
+
+/// [`write_rollup`] for chain `chain_id`, as `rollup-<chain id>.json` (`rollup.json` for 901).
+pub(crate) fn write_rollup_for(dir: &Path, lead: u64, chain_id: u64) -> PathBuf {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -35,18 +44,28 @@ pub(crate) fn write_rollup(dir: &Path, lead: u64) -> PathBuf {
             "l2_time": now + lead,
         },
         "block_time": 1,
-        "l2_chain_id": 901,
+        "l2_chain_id": chain_id,
         "regolith_time": 0, "canyon_time": 0, "delta_time": 0, "ecotone_time": 0,
         "fjord_time": 0, "granite_time": 0, "holocene_time": 0, "isthmus_time": 0,
     });
-    let path = dir.join("rollup.json");
+    let path = if chain_id == 901 {
+        dir.join("rollup.json")
+    } else {
+        dir.join(format!("rollup-{chain_id}.json"))
+    };
     std::fs::write(&path, json.to_string()).unwrap();
     path
 }
 
 /// The flags every test node needs: the rollup config, a loopback listener on a free port, its
-/// key file and peer store, and the devnet's unsafe block signer.
+/// key file and peer store, its discovery table (`<peerstore>-discovery`, or in memory with a
+/// peer store in memory), and the devnet's unsafe block signer.
 pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String> {
+    let discovery = if peerstore == "memory" {
+        "memory".to_owned()
+    } else {
+        format!("{peerstore}-discovery")
+    };
     [
         "--rollup.config",
         &rollup.display().to_string(),
@@ -60,6 +79,11 @@ pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String
         peerstore,
         "--p2p.unsafe-block-signer",
         SEQUENCER_ADDRESS,
+        // Several nodes at once: the RPC server on a free port (the RPC tests pick theirs).
+        "--rpc.port",
+        "0",
+        "--p2p.discovery.path",
+        &discovery,
     ]
     .map(str::to_owned)
     .to_vec()
@@ -68,7 +92,7 @@ pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String
 /// A command of the binary with no inherited `OP_NODE_*` variables and backtraces on, so a
 /// panic would show.
 pub(crate) fn op_p2p() -> Command {
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(bin());
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("OP_NODE_") {
             command.env_remove(name);

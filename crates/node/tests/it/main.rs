@@ -7,6 +7,9 @@
 mod bad_config;
 mod common;
 mod devnet;
+mod discovery;
 mod gossip_validate;
+mod network;
 mod restart;
+mod rpc;
 mod sync_cmd;
