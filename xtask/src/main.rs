@@ -13,8 +13,10 @@
 //!   [`guards`]).
 //! - `cargo xtask bench [CRATE...] [-- CRITERION_ARGS...]`: criterion benchmarks.
 //! - `cargo xtask fuzz-build`: builds the cargo-fuzz targets in `fuzz/` on nightly.
+//! - `cargo xtask hops DIR`: the per-hop latency breakdown of a devnet run (see [`hops`]).
 
 mod guards;
+mod hops;
 mod metadata;
 mod setup;
 
@@ -54,6 +56,9 @@ Commands:
   bench [CRATE...] [-- ARGS...]  cargo bench for op-p2p-<CRATE> (default: the whole workspace);
                                  ARGS after `--` go to criterion, e.g. `--save-baseline main`
   fuzz-build                     build the cargo-fuzz targets in fuzz/ (nightly + cargo-fuzz)
+  hops DIR                       per-hop latency breakdown (p50/p99 per stage) of an
+                                 `op-p2p devnet --dir DIR` run logged with RUST_LOG=info,
+                                 gossip::hop=debug,op_p2p::node=debug,op_p2p::app=debug
   help                           print this text
 
 Environment:
@@ -74,6 +79,8 @@ enum Error {
     Setup(String),
     /// A project check found problems; they were printed above the message.
     Check(String),
+    /// A file the command reads is missing or not what it expects.
+    Input(String),
 }
 
 impl fmt::Display for Error {
@@ -82,7 +89,7 @@ impl fmt::Display for Error {
             Self::Usage(msg) => write!(f, "{msg}\n\n{USAGE}"),
             Self::Spawn { cmd, source } => write!(f, "could not run `{cmd}`: {source}"),
             Self::Failed { cmd, status } => write!(f, "`{cmd}` failed ({status})"),
-            Self::Setup(msg) | Self::Check(msg) => f.write_str(msg),
+            Self::Setup(msg) | Self::Check(msg) | Self::Input(msg) => f.write_str(msg),
         }
     }
 }
@@ -110,6 +117,7 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench(&args[1..]),
         Some("fuzz-build") if args.len() == 1 => fuzz_build(),
+        Some("hops") if args.len() == 2 => hops::run(Path::new(&args[1])),
         Some(other) => Err(Error::Usage(format!(
             "unknown command or arguments: {other:?}"
         ))),
