@@ -389,8 +389,9 @@ fn split_run(s: &str, pred: impl Fn(char) -> bool) -> (&str, &str) {
     s.split_at(end)
 }
 
-/// Python's `\w` on `str`: alphanumerics and `_` (Rust's alphanumeric set differs from
-/// Python's only in combining marks, which tracing targets and field names do not contain).
+/// Python's `\w` on `str`: alphanumerics and `_`. Rust's alphanumerics also take the
+/// `Other_Alphabetic` marks (e.g. U+0345, Indic vowel signs), which Python's do not; tracing
+/// levels, targets and field names are ASCII.
 fn is_word(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
