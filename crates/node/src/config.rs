@@ -254,6 +254,8 @@ pub(crate) struct NodeConfig {
     pub(crate) status_file: Option<PathBuf>,
     /// Whether stdin carries control commands.
     pub(crate) control_stdin: bool,
+    /// Where the metrics server listens; `None` without `--metrics.enabled`.
+    pub(crate) metrics: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -409,6 +411,10 @@ impl NodeConfig {
             },
             status_file: args.local.status_file.clone(),
             control_stdin: args.local.control_stdin,
+            metrics: args
+                .metrics
+                .enabled
+                .then(|| SocketAddr::new(args.metrics.addr, args.metrics.port)),
         })
     }
 }

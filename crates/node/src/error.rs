@@ -60,6 +60,14 @@ pub(crate) enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The metrics address is taken or unusable.
+    #[error("--metrics.addr/--metrics.port: cannot listen on {addr}: {source}")]
+    Metrics {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
     /// The async runtime does not start.
     #[error("cannot start the tokio runtime: {0}")]
     Runtime(io::Error),

@@ -38,6 +38,7 @@ mod gossip_validate;
 mod handle;
 mod identity;
 mod logging;
+mod metrics;
 mod network;
 mod node;
 mod payload_store;

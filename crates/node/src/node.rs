@@ -40,6 +40,7 @@ use crate::{
     event_loop::{EventLoop, Parts},
     handle::NodeHandle,
     identity::{self, KeyOrigin},
+    metrics::{GossipHook, NodeMetrics, SyncHook, sampler::Sampler, transport::Meter},
     payload_store::{self, PayloadStore},
     swarm,
 };
@@ -103,6 +104,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     let books = Books::new(peer_store.clone()).map_err(database_error)?;
     let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
     let counters = Arc::new(GossipCounters::new());
+    let (metrics, registry) = NodeMetrics::new();
     let statics: Vec<_> = config
         .static_peers
         .iter()
@@ -122,7 +124,8 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
                 Some(payloads.clone()),
                 clock.clone(),
             )
-            .map_err(Error::Sync)?,
+            .map_err(Error::Sync)?
+            .with_metrics(SyncHook(metrics.clone())),
         )
     } else {
         drop(sync_tx);
@@ -135,7 +138,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         Services {
             clock: clock.clone(),
             score_book: Arc::new(books.clone()),
-            metrics: counters.clone(),
+            metrics: Arc::new(GossipHook {
+                counters: counters.clone(),
+                metrics: metrics.clone(),
+            }),
         },
     )?;
     let (record_sink, record_source) = op_p2p_discovery::link();
@@ -175,7 +181,11 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
             sync.set_static(p.peer, true);
         }
     }
-    let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout)?;
+    let meter = Meter {
+        streams: metrics.stream_count.clone(),
+        ..Meter::default()
+    };
+    let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout, meter.clone())?;
 
     let listen = listen_multiaddr(config.listen);
     swarm.listen_on(listen.clone()).map_err(|e| Error::Listen {
@@ -201,6 +211,28 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         }
     };
 
+    let metrics_server = match config.metrics {
+        Some(addr) => Some(
+            crate::metrics::server::start(addr, Arc::new(registry))
+                .await
+                .map_err(|source| Error::Metrics {
+                    addr: addr.to_string(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let sampler = Sampler::new(
+        metrics.clone(),
+        meter,
+        books.clone(),
+        discovery.clone(),
+        match &config.store {
+            StoreLocation::Disk(path) => Some(path.clone()),
+            StoreLocation::Memory => None,
+        },
+    );
+
     let (delivery_tx, deliveries) = mpsc::channel(DELIVERY_CHANNEL_SIZE);
     let (handle, commands) = NodeHandle::channel();
     let event_loop = EventLoop::new(Parts {
@@ -211,6 +243,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         peer_book: Arc::new(books.clone()),
         signer: config.sequencer.as_ref().map(|s| s.signer.clone()),
         early_events,
+        sampler,
     });
 
     let role = if config.sequencer.is_some() {
@@ -280,6 +313,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         gossip: counters,
         discovery: discovery.clone(),
         sequencer_retry_at: None,
+        metrics,
     };
     app.run(shutdown_signal()).await;
 
@@ -299,6 +333,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         .is_err()
     {
         warn!(target: TARGET, "swarm task did not stop in time");
+    }
+    if let Some((_, server)) = metrics_server {
+        server.abort();
     }
     // Every queued score and identify write, then RocksDB's memtables. Blocking here is fine:
     // the swarm task has stopped and nothing else is left to run.
