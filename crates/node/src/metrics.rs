@@ -2,10 +2,12 @@
 //! types, labels and buckets, plus this node's own under `op_node_default_p2p_*` names op-node
 //! does not use. Every family is listed, with what moves it, in the crate README.
 //!
-//! One private [`Registry`] per node (no global registry, as op-node). The families are
-//! created and registered here; the pieces that move them get a clone of [`NodeMetrics`] (every
-//! handle is an `Arc` inside):
-//! - the gossip and sync behaviours through their metrics traits ([`hooks`]);
+//! One private [`Registry`] per node (no global registry, as op-node), passed down at start:
+//! the sync crate registers its own families (`op_p2p_reqresp_sync::PrometheusMetrics`), the
+//! discovery crate a collector over its counters (`op_p2p_discovery::register_metrics`), and
+//! [`NodeMetrics`] the rest. The pieces that move the node's families get a clone of
+//! [`NodeMetrics`] (every handle is an `Arc` inside):
+//! - the gossip behaviour through its metrics trait ([`hooks`]);
 //! - the transport, which counts streams and bytes ([`transport`]);
 //! - the swarm task, which samples peers, gate counters, scores and sizes ([`sampler`]);
 //! - the app task, which records received payloads and gaps.
@@ -32,10 +34,7 @@ use prometheus_client::{
     registry::Registry,
 };
 
-pub(crate) use self::{
-    hooks::{GossipHook, SyncHook},
-    unsuffixed::UnsuffixedCounter,
-};
+pub(crate) use self::{hooks::GossipHook, unsuffixed::UnsuffixedCounter};
 use crate::payload_store::Origin;
 
 /// op-node's namespace: `op_node_<procName>` with the CLI's procName `default`.
@@ -46,10 +45,6 @@ pub(crate) const PEER_SCORE_BUCKETS: [f64; 18] = [
     -100.0, -40.0, -20.0, -10.0, -5.0, -2.0, -1.0, -0.5, -0.05, 0.0, 0.05, 0.5, 1.0, 2.0, 5.0,
     10.0, 20.0, 40.0,
 ];
-/// client_golang's `DefBuckets`, which op-node's `p2p_req_duration_seconds` uses.
-pub(crate) const DEFAULT_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
 /// Propagation delay buckets, in seconds: block timestamps have whole-second resolution and a
 /// healthy network delivers within the slot.
 pub(crate) const PROPAGATION_BUCKETS: [f64; 10] =
@@ -58,7 +53,6 @@ pub(crate) const PROPAGATION_BUCKETS: [f64; 10] =
 /// Label sets: fixed keys, bounded `'static` values.
 type Label1 = [(&'static str, &'static str); 1];
 type Label2 = [(&'static str, &'static str); 2];
-type Label3 = [(&'static str, &'static str); 3];
 /// A gauge holding a float (timestamps, refs, hashes truncated to floats).
 type FloatGauge = Gauge<f64, AtomicU64>;
 /// A histogram family built with fixed buckets.
@@ -80,10 +74,6 @@ pub(crate) struct NodeMetrics {
     pub(crate) dials: Family<Label1, UnsuffixedCounter>,
     pub(crate) accepts: Family<Label1, UnsuffixedCounter>,
     pub(crate) peer_scores: HistogramFamily<Label1>,
-    pub(crate) req_duration: HistogramFamily<Label3>,
-    pub(crate) req_total: Family<Label3, Counter>,
-    pub(crate) payload_by_number: Family<Label1, Gauge>,
-    pub(crate) quarantine: Gauge,
     pub(crate) unsafe_payloads: Counter,
     pub(crate) last_unsafe_payload_unix: FloatGauge,
     pub(crate) refs_number: Family<Label2, FloatGauge>,
@@ -99,18 +89,10 @@ pub(crate) struct NodeMetrics {
     pub(crate) propagation: HistogramFamily<Label1>,
     pub(crate) sync_gap: Gauge,
     pub(crate) store_size: Gauge,
-    pub(crate) discovery_records: Family<Label2, Counter>,
-    pub(crate) discovery_dials: Family<Label1, Counter>,
-    pub(crate) discovery_candidates: Gauge,
-    pub(crate) discovery_table_loaded: Counter,
 }
 
 fn peer_score_histogram() -> Histogram {
     Histogram::new(PEER_SCORE_BUCKETS)
-}
-
-fn default_histogram() -> Histogram {
-    Histogram::new(DEFAULT_BUCKETS)
 }
 
 fn validation_histogram() -> Histogram {
@@ -122,12 +104,12 @@ fn propagation_histogram() -> Histogram {
 }
 
 impl NodeMetrics {
-    /// Creates every family and registers it in a new registry under [`NAMESPACE`].
-    pub(crate) fn new() -> (Self, Registry) {
+    /// Creates the node's families and registers them into `registry` (made with
+    /// [`NAMESPACE`] as its prefix; the protocol crates register theirs into the same one).
+    pub(crate) fn register(registry: &mut Registry) -> Self {
         let metrics = Self::families();
-        let mut registry = Registry::with_prefix(NAMESPACE);
-        metrics.register(&mut registry);
-        (metrics, registry)
+        metrics.register_into(registry);
+        metrics
     }
 
     /// Every family, empty, histograms with their buckets.
@@ -142,10 +124,6 @@ impl NodeMetrics {
             dials: Family::default(),
             accepts: Family::default(),
             peer_scores: Family::new_with_constructor(peer_score_histogram as fn() -> Histogram),
-            req_duration: Family::new_with_constructor(default_histogram),
-            req_total: Family::default(),
-            payload_by_number: Family::default(),
-            quarantine: Gauge::default(),
             unsafe_payloads: Counter::default(),
             last_unsafe_payload_unix: FloatGauge::default(),
             refs_number: Family::default(),
@@ -160,10 +138,6 @@ impl NodeMetrics {
             propagation: Family::new_with_constructor(propagation_histogram),
             sync_gap: Gauge::default(),
             store_size: Gauge::default(),
-            discovery_records: Family::default(),
-            discovery_dials: Family::default(),
-            discovery_candidates: Gauge::default(),
-            discovery_table_loaded: Counter::default(),
         }
     }
 
@@ -171,7 +145,7 @@ impl NodeMetrics {
     /// without it (prometheus-client appends it to the sample, so the samples carry op-node's
     /// names); op-node's counters without `_total` are [`UnsuffixedCounter`]s. HELP strings
     /// are op-node's (prometheus-client adds a final period).
-    fn register(&self, r: &mut Registry) {
+    fn register_into(&self, r: &mut Registry) {
         r.register(
             "p2p_peer_count",
             "Count of currently connected p2p peers",
@@ -216,22 +190,6 @@ impl NodeMetrics {
             "peer_scores",
             "Histogram of currently connected peer scores",
             self.peer_scores.clone(),
-        );
-        r.register(
-            "p2p_req_duration_seconds",
-            "Duration of P2P requests",
-            self.req_duration.clone(),
-        );
-        r.register("p2p_req", "Number of P2P requests", self.req_total.clone());
-        r.register(
-            "p2p_payload_by_number",
-            "Payload by number requests",
-            self.payload_by_number.clone(),
-        );
-        r.register(
-            "p2p_payloads_quarantine_total",
-            "number of unverified execution payloads buffered in quarantine",
-            self.quarantine.clone(),
         );
         r.register(
             "unsafe_payloads",
@@ -304,26 +262,6 @@ impl NodeMetrics {
             "Size on disk of the node's RocksDB database (0 in memory)",
             self.store_size.clone(),
         );
-        r.register(
-            "p2p_discovery_records",
-            "Discovered node records by result (accepted, skipped, dropped) and skip reason",
-            self.discovery_records.clone(),
-        );
-        r.register(
-            "p2p_discovery_dials",
-            "Dials of the discovery dial loop by result (started, failed, denied, connected)",
-            self.discovery_dials.clone(),
-        );
-        r.register(
-            "p2p_discovery_candidates",
-            "Discovered peers the dial loop holds as candidates",
-            self.discovery_candidates.clone(),
-        );
-        r.register(
-            "p2p_discovery_table_loaded",
-            "Node records loaded from the persisted discovery table at start",
-            self.discovery_table_loaded.clone(),
-        );
     }
 
     /// op-node's `RecordReceivedUnsafePayload` and `RecordRef("l2", "received_payload", …)`
@@ -385,7 +323,8 @@ mod tests {
 
     #[test]
     fn samples_carry_op_node_names() {
-        let (m, registry) = NodeMetrics::new();
+        let mut registry = Registry::with_prefix(NAMESPACE);
+        let m = NodeMetrics::register(&mut registry);
         m.gossip_events
             .get_or_create(&[("type", "DELIVER_MESSAGE")])
             .inc();
@@ -404,7 +343,7 @@ mod tests {
             "op_node_default_peer_scores_bucket{le=\"-2.0\",type=\"total\"} 1",
             "op_node_default_peer_scores_bucket{le=\"-5.0\",type=\"total\"} 0",
             "# TYPE op_node_default_p2p_bandwidth_bytes_total gauge",
-            "# TYPE op_node_default_p2p_payloads_quarantine_total gauge",
+            "# TYPE op_node_default_last_unsafe_payloads_unix gauge",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -40,7 +40,7 @@ use crate::{
     event_loop::{EventLoop, Parts},
     handle::NodeHandle,
     identity::{self, KeyOrigin},
-    metrics::{GossipHook, NodeMetrics, SyncHook, sampler::Sampler, transport::Meter},
+    metrics::{GossipHook, NAMESPACE, NodeMetrics, sampler::Sampler, transport::Meter},
     payload_store::{self, PayloadStore},
     swarm,
 };
@@ -104,7 +104,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     let books = Books::new(peer_store.clone()).map_err(database_error)?;
     let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
     let counters = Arc::new(GossipCounters::new());
-    let (metrics, registry) = NodeMetrics::new();
+    // One registry, passed down: each crate registers its own families.
+    let mut registry = prometheus_client::registry::Registry::with_prefix(NAMESPACE);
+    let metrics = NodeMetrics::register(&mut registry);
+    let sync_metrics = op_p2p_reqresp_sync::PrometheusMetrics::register(&mut registry);
     let statics: Vec<_> = config
         .static_peers
         .iter()
@@ -125,7 +128,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
                 clock.clone(),
             )
             .map_err(Error::Sync)?
-            .with_metrics(SyncHook(metrics.clone())),
+            .with_metrics(sync_metrics),
         )
     } else {
         drop(sync_tx);
@@ -211,6 +214,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         }
     };
 
+    if let Some(discovery) = &discovery {
+        op_p2p_discovery::register_metrics(&mut registry, discovery.shared().clone());
+    }
     let metrics_server = match config.metrics {
         Some(addr) => Some(
             crate::metrics::server::start(addr, Arc::new(registry))
@@ -226,7 +232,6 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         metrics.clone(),
         meter,
         books.clone(),
-        discovery.clone(),
         match &config.store {
             StoreLocation::Disk(path) => Some(path.clone()),
             StoreLocation::Memory => None,

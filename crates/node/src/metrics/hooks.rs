@@ -1,16 +1,13 @@
-//! The protocol crates' metrics traits, implemented on the node's families: the crates stay
-//! free of a metrics library and of the registry, and report through a trait the node passes
-//! down ([`op_p2p_gossip::Metrics`], [`op_p2p_reqresp_sync::Metrics`]).
+//! The gossip crate's metrics trait ([`op_p2p_gossip::Metrics`]) implemented on the node's
+//! families, alongside the in-memory [`GossipCounters`] the status file reads. (The gossip
+//! crate reports through the trait rather than registering families itself: its pipeline is
+//! being reworked on another branch, and the trait is the seam both sides keep.)
 
 use std::{sync::Arc, time::Duration};
 
 use op_p2p_gossip::{GossipCounters, Metrics as GossipMetrics, Outcome, Reason};
-use op_p2p_reqresp_sync::{Metrics as SyncMetrics, Role};
 
 use super::NodeMetrics;
-
-/// op-node's only req-resp method.
-const PAYLOAD_BY_NUMBER: &str = "payload_by_number";
 
 /// The gossip behaviour's metrics: the in-memory [`GossipCounters`] the status file reads, and
 /// the Prometheus families.
@@ -75,57 +72,5 @@ impl GossipMetrics for GossipHook {
                 .get_or_create(&[("type", "PUBLISH_MESSAGE")])
                 .inc();
         }
-    }
-}
-
-/// The sync behaviour's metrics.
-#[derive(Debug, Clone)]
-pub(crate) struct SyncHook(pub(crate) NodeMetrics);
-
-/// The `result_code` label: the code as a decimal string (bounded: 0..=255, and the client's
-/// codes are already collapsed to 0..=5 by the sync crate).
-const fn result_code_label(code: u8) -> &'static str {
-    const CODES: [&str; 7] = ["0", "1", "2", "3", "4", "5", "other"];
-    if (code as usize) < 6 {
-        CODES[code as usize]
-    } else {
-        CODES[6]
-    }
-}
-
-impl SyncMetrics for SyncHook {
-    fn request(&self, role: Role, number: u64, result_code: u8, duration: Duration) {
-        let labels = [
-            ("p2p_role", role.as_str()),
-            ("p2p_method", PAYLOAD_BY_NUMBER),
-            ("result_code", result_code_label(result_code)),
-        ];
-        self.0.req_total.get_or_create(&labels).inc();
-        self.0
-            .req_duration
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
-        self.0
-            .payload_by_number
-            .get_or_create(&[("p2p_role", role.as_str())])
-            .set(i64::try_from(number).unwrap_or(i64::MAX));
-    }
-
-    fn quarantine_size(&self, size: usize) {
-        self.0
-            .quarantine
-            .set(i64::try_from(size).unwrap_or(i64::MAX));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn result_codes_are_bounded() {
-        assert_eq!(result_code_label(0), "0");
-        assert_eq!(result_code_label(5), "5");
-        assert_eq!(result_code_label(200), "other");
     }
 }

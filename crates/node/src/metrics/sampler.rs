@@ -1,6 +1,6 @@
 //! [`Sampler`]: the metrics read from state rather than from events, sampled on the swarm task
 //! (which owns the swarm) once a second: connections, the gate's counters, the validation
-//! queue, discovery's counters; every 10 s bandwidth and the database size (op-node samples
+//! queue; every 10 s bandwidth and the database size (op-node samples
 //! bandwidth every 10 s); every 15 s the scores of the connected peers (op-node's
 //! `peerScoreInspectFrequency`). Each step is a handful of atomic loads, except the score
 //! histogram (one pass over the connected peers) and the database size (a stat of its files).
@@ -9,9 +9,7 @@ use std::{collections::HashSet, path::PathBuf, time::Duration};
 
 use libp2p_swarm::Swarm;
 use op_p2p_api::PeerScores;
-use op_p2p_discovery::{DiscoveryHandle, SkipReason};
 use op_p2p_peerstore::Books;
-use prometheus_client::metrics::counter::Counter;
 
 use super::{NodeMetrics, transport::Meter};
 use crate::behaviour::NodeBehaviour;
@@ -28,7 +26,6 @@ pub(crate) struct Sampler {
     metrics: NodeMetrics,
     meter: Meter,
     books: Books,
-    discovery: Option<DiscoveryHandle>,
     store_path: Option<PathBuf>,
     ticks: u64,
 }
@@ -41,14 +38,6 @@ impl std::fmt::Debug for Sampler {
     }
 }
 
-/// Raises a prometheus counter to a source's cumulative `total`.
-fn mirror(counter: &Counter, total: u64) {
-    let current = counter.get();
-    if total > current {
-        counter.inc_by(total - current);
-    }
-}
-
 impl Sampler {
     /// A sampler over these sources; `store_path` is the database directory (`None` in
     /// memory).
@@ -56,14 +45,12 @@ impl Sampler {
         metrics: NodeMetrics,
         meter: Meter,
         books: Books,
-        discovery: Option<DiscoveryHandle>,
         store_path: Option<PathBuf>,
     ) -> Self {
         Self {
             metrics,
             meter,
             books,
-            discovery,
             store_path,
             ticks: 0,
         }
@@ -94,7 +81,6 @@ impl Sampler {
         m.ip_unbans.raise_to(gate.ip_unbans);
         m.validation_pending
             .set(i64::try_from(behaviour.gossip.pending()).unwrap_or(i64::MAX));
-        self.sample_discovery();
 
         if self.ticks.is_multiple_of(SLOW_EVERY) {
             let (bytes_in, bytes_out) = self.meter.totals();
@@ -144,39 +130,6 @@ impl Sampler {
                 .get_or_create(&[("type", kind)])
                 .observe(value);
         }
-    }
-
-    fn sample_discovery(&self) {
-        let Some(discovery) = &self.discovery else {
-            return;
-        };
-        let c = discovery.shared().counters();
-        let m = &self.metrics;
-        let records = |result, reason| {
-            m.discovery_records
-                .get_or_create(&[("result", result), ("reason", reason)])
-                .clone()
-        };
-        mirror(&records("accepted", "none"), c.accepted());
-        mirror(&records("dropped", "channel_full"), c.dropped());
-        for reason in SkipReason::ALL {
-            let skipped = c.skipped(reason);
-            if skipped > 0 {
-                mirror(&records("skipped", reason.as_str()), skipped);
-            }
-        }
-        let dials = |result| {
-            m.discovery_dials
-                .get_or_create(&[("result", result)])
-                .clone()
-        };
-        mirror(&dials("started"), c.dials());
-        mirror(&dials("failed"), c.dial_failures());
-        mirror(&dials("denied"), c.denied());
-        mirror(&dials("connected"), c.connected());
-        m.discovery_candidates
-            .set(i64::try_from(c.candidates()).unwrap_or(i64::MAX));
-        mirror(&m.discovery_table_loaded, c.table_loaded());
     }
 }
 

@@ -481,7 +481,14 @@ fn metrics_follow_the_traffic_of_a_sequencer_and_two_verifiers() {
     let status = sequencer.status().unwrap();
     assert_eq!(status["peers"], 2);
 
-    assert!(late.stop().success());
-    assert!(gossip.stop().success());
-    assert!(sequencer.stop().success());
+    for (name, node) in [
+        ("late", &mut late),
+        ("gossip", &mut gossip),
+        ("sequencer", &mut sequencer),
+    ] {
+        let exit = node.stop();
+        let log = std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap();
+        let tail: Vec<_> = log.lines().rev().take(15).collect();
+        assert!(exit.success(), "{name}: {exit}\n{tail:#?}");
+    }
 }
