@@ -63,7 +63,7 @@ pub(crate) const LISTEN_SETTLE: Duration = Duration::from_millis(50);
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks what can be checked before anything starts (and before logging, so a refusal is
-/// the only line the user sees): the listen port is free.
+/// the only line the user sees): the listen port and the metrics port are free.
 ///
 /// libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and share
 /// it silently; a plain bind first makes "port in use" an error, as it is for op-node.
@@ -71,6 +71,14 @@ pub(crate) fn preflight(config: &NodeConfig) -> Result<(), Error> {
     if config.listen.port() != 0 {
         std::net::TcpListener::bind(config.listen).map_err(|source| Error::Listen {
             addr: config.listen.to_string(),
+            source,
+        })?;
+    }
+    if let Some(addr) = config.metrics
+        && addr.port() != 0
+    {
+        std::net::TcpListener::bind(addr).map_err(|source| Error::Metrics {
+            addr: addr.to_string(),
             source,
         })?;
     }

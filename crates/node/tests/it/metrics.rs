@@ -117,11 +117,18 @@ impl Exposition {
 /// GET `/metrics` over a plain TCP stream (the node speaks HTTP/1.1); checks the status and
 /// the content type.
 fn scrape(port: u16) -> Exposition {
+    scrape_path(port, "/metrics")
+}
+
+/// [`scrape`] at `path` (op-node's handler answers every path).
+fn scrape_path(port: u16, path: &str) -> Exposition {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -480,6 +487,9 @@ fn metrics_follow_the_traffic_of_a_sequencer_and_two_verifiers() {
     assert_eq!(e.value(&format!("{NS}unsafe_payloads_total"), &[]), 0.0);
     let status = sequencer.status().unwrap();
     assert_eq!(status["peers"], 2);
+    // Every path answers, as op-node's handler (it is the whole server's handler).
+    let root = scrape_path(sequencer_port, "/");
+    assert_eq!(root.type_of(&format!("{NS}p2p_peer_count")), Some("gauge"));
 
     for (name, node) in [
         ("late", &mut late),
