@@ -359,13 +359,16 @@ impl Behaviour {
         Ok(())
     }
 
-    /// Unblocks `peer` and, as op-node's `UnblockPeer` does, lifts its timed ban too. On a store
-    /// error whatever was not yet removed from the store stays in force.
+    /// Unblocks `peer` and, as op-node's `UnblockPeer` does, lifts its timed ban too and counts
+    /// an unban ([`Metrics::peer_unbans`], on every call, blocked or not, as op-node's
+    /// `ExpiryConnectionGater`). On a store error whatever was not yet removed from the store
+    /// stays in force and nothing is counted.
     pub fn unblock_peer(&mut self, peer: &PeerId) -> Result<(), Error> {
         self.store.set_peer_blocked(peer, false)?;
         self.blocked_peers.remove(peer);
         self.store.set_peer_ban(peer, None)?;
         self.peer_bans.remove(peer);
+        self.metrics.peer_unbans += 1;
         Ok(())
     }
 

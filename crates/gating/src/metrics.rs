@@ -17,7 +17,10 @@ pub struct Metrics {
     pub accepts_allowed: u64,
     /// Inbound checks that denied the connection.
     pub accepts_denied: u64,
-    /// Timed peer bans lifted because they expired.
+    /// Timed peer bans lifted because they expired, and [`unblock_peer`] calls (op-node counts
+    /// every `UnblockPeer`, the RPC's `opp2p_unblockPeer` and `opp2p_disconnectPeer`).
+    ///
+    /// [`unblock_peer`]: crate::Behaviour::unblock_peer
     pub peer_unbans: u64,
     /// Timed IP bans lifted because they expired.
     pub ip_unbans: u64,

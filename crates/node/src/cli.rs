@@ -4,6 +4,7 @@
 mod devnet_flags;
 mod metrics_flags;
 mod node_flags;
+mod rpc_flags;
 
 use std::path::PathBuf;
 
@@ -13,6 +14,7 @@ use op_p2p_types::{Address, BlocksTopic};
 pub(crate) use self::{
     devnet_flags::DevnetArgs,
     node_flags::{NodeArgs, Scoring},
+    rpc_flags::RpcArgs,
 };
 
 /// The OP Stack P2P node.

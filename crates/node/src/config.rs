@@ -256,6 +256,8 @@ pub(crate) struct NodeConfig {
     pub(crate) control_stdin: bool,
     /// Where the metrics server listens; `None` without `--metrics.enabled`.
     pub(crate) metrics: Option<SocketAddr>,
+    /// Where the operator RPC listens (`--rpc.addr`, `--rpc.port`).
+    pub(crate) rpc: SocketAddr,
 }
 
 impl NodeConfig {
@@ -415,6 +417,7 @@ impl NodeConfig {
                 .metrics
                 .enabled
                 .then(|| SocketAddr::new(args.metrics.addr, args.metrics.port)),
+            rpc: SocketAddr::new(args.rpc.addr, args.rpc.port),
         })
     }
 }

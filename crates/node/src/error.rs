@@ -68,6 +68,9 @@ pub(crate) enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The RPC server does not start.
+    #[error(transparent)]
+    Rpc(#[from] crate::rpc::RpcError),
     /// The async runtime does not start.
     #[error("cannot start the tokio runtime: {0}")]
     Runtime(io::Error),

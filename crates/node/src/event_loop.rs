@@ -42,6 +42,8 @@ pub(crate) struct EventLoop {
     early_events: Vec<SwarmEvent<NodeEvent>>,
     /// Samples the metrics read from the swarm's state.
     sampler: Sampler,
+    /// The `opp2p_*` RPC's state on this task.
+    rpc: crate::rpc::SwarmSide,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -85,6 +87,7 @@ impl EventLoop {
             no_sync: NoSync,
             early_events: parts.early_events,
             sampler: parts.sampler,
+            rpc: crate::rpc::SwarmSide::default(),
         }
     }
 
@@ -121,7 +124,8 @@ impl EventLoop {
         info!(target: TARGET, "swarm task stopped");
     }
 
-    fn on_swarm_event(&self, event: SwarmEvent<NodeEvent>) {
+    fn on_swarm_event(&mut self, event: SwarmEvent<NodeEvent>) {
+        self.rpc.observe(&event);
         match event {
             SwarmEvent::Behaviour(NodeEvent::Gossip(GossipEvent::Block(payload))) => {
                 // The app task may be busy; the swarm task never waits for it. A dropped block
@@ -248,6 +252,7 @@ impl EventLoop {
                 let until = gating.now().saturating_add(duration.as_secs());
                 let _ = reply.send(gating.ban_peer(peer, until).map(|()| until));
             }
+            Command::Rpc(request) => self.rpc.handle(&mut self.swarm, request),
             Command::Shutdown { reply } => {
                 // Handled in `run`; answered here only if it ever arrives another way.
                 let _ = reply.send(());

@@ -52,6 +52,8 @@ pub(crate) enum Command {
         /// Whether the ban was stored.
         reply: oneshot::Sender<Result<u64, op_p2p_gating::Error>>,
     },
+    /// An `opp2p_*` RPC request (see [`crate::rpc`]).
+    Rpc(crate::rpc::Request),
     /// Stop the swarm task.
     Shutdown {
         /// Answered as the task ends.
@@ -161,6 +163,14 @@ impl NodeHandle {
             reply,
         })
         .await
+    }
+
+    /// Sends an `opp2p_*` RPC request and waits for its answer.
+    pub(crate) async fn rpc<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> crate::rpc::Request,
+    ) -> Result<T, HandleError> {
+        self.call(|reply| Command::Rpc(request(reply))).await
     }
 
     /// Stops the swarm task and waits until it has stopped.

@@ -19,6 +19,7 @@
 //!   `behaviour`; `handle` talks to it; `app` owns the `payload_store`, the `sequencer`, the
 //!   `gap`-fill seam and the `status` file; `identity`, `rollup`, `network` (the
 //!   `--network` presets), `control` (stdin), `logging`, `wall_clock`;
+//! - `rpc`: the operator RPC (`opp2p_*` JSON-RPC and `/healthz`);
 //! - `devnet`: the local network of node processes;
 //! - `gossip_validate`: the gossip debugging command;
 //! - `sync_cmd`: the payload_by_number debugging commands.
@@ -43,6 +44,7 @@ mod network;
 mod node;
 mod payload_store;
 mod rollup;
+mod rpc;
 mod sequencer;
 mod status;
 mod swarm;

@@ -17,6 +17,9 @@
 //!                  one RocksDB database: peer store books + payload column families
 //!                  (scores and identify written by the books' own writer thread)
 //! ```
+//!
+//! The operator RPC ([`crate::rpc`]: `opp2p_*`, `/healthz`) is a third sender of commands to
+//! the swarm task, through the same handle.
 
 use std::{sync::Arc, time::Duration};
 
@@ -42,7 +45,7 @@ use crate::{
     identity::{self, KeyOrigin},
     metrics::{GossipHook, NAMESPACE, NodeMetrics, sampler::Sampler, transport::Meter},
     payload_store::{self, PayloadStore},
-    swarm,
+    rpc, swarm,
 };
 
 /// The tracing target of node start and stop.
@@ -61,9 +64,11 @@ pub(crate) const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const LISTEN_SETTLE: Duration = Duration::from_millis(50);
 /// How long shutdown waits for the swarm task.
 pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the RPC server's connections to wind down.
+pub(crate) const RPC_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Checks what can be checked before anything starts (and before logging, so a refusal is
-/// the only line the user sees): the listen port and the metrics port are free.
+/// the only line the user sees): the listen, RPC and metrics ports are free.
 ///
 /// libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and share
 /// it silently; a plain bind first makes "port in use" an error, as it is for op-node.
@@ -73,6 +78,10 @@ pub(crate) fn preflight(config: &NodeConfig) -> Result<(), Error> {
             addr: config.listen.to_string(),
             source,
         })?;
+    }
+    if config.rpc.port() != 0 {
+        std::net::TcpListener::bind(config.rpc)
+            .map_err(|source| Error::Rpc(crate::rpc::RpcError::new(config.rpc, source)))?;
     }
     if let Some(addr) = config.metrics
         && addr.port() != 0
@@ -259,6 +268,24 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         sampler,
     });
 
+    // Up before the node reports itself started; calls wait in the handle's channel until the
+    // swarm task runs.
+    let (rpc_addr, rpc_server) = rpc::serve(
+        config.rpc,
+        rpc::Parts {
+            handle: handle.clone(),
+            books: books.clone(),
+            local_key: keypair.public(),
+            user_agent: config.user_agent.clone(),
+            discovery: discovery
+                .clone()
+                .map(|d| Arc::new(d) as Arc<dyn rpc::DiscoveryTable>),
+        },
+    )
+    .await?;
+
+    let shutdown = shutdown_signal();
+
     let role = if config.sequencer.is_some() {
         "sequencer"
     } else {
@@ -293,6 +320,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         signer_source = %config.signer_source,
         head = payloads.head().number,
         static_peers = statics.len(),
+        rpc = %rpc_addr,
         "op-p2p node started"
     );
     if config.sync.req_resp {
@@ -328,9 +356,12 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         sequencer_retry_at: None,
         metrics,
     };
-    app.run(shutdown_signal()).await;
+    app.run(shutdown).await;
 
     info!(target: TARGET, "shutting down");
+    // New RPC connections are refused from here; calls in flight (a connect waits up to 30 s)
+    // end with the swarm task, so the server's own wind-down is waited for only briefly.
+    let _ = rpc_server.stop();
     if let Some(discovery) = &discovery
         && tokio::time::timeout(SHUTDOWN_TIMEOUT, discovery.shutdown())
             .await
@@ -340,6 +371,12 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     }
     if let Err(error) = handle.shutdown().await {
         warn!(target: TARGET, %error, "swarm task did not stop");
+    }
+    if tokio::time::timeout(RPC_STOP_TIMEOUT, rpc_server.stopped())
+        .await
+        .is_err()
+    {
+        warn!(target: TARGET, "RPC server did not stop in time");
     }
     if tokio::time::timeout(SHUTDOWN_TIMEOUT, swarm_task)
         .await
@@ -353,6 +390,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     // Every queued score and identify write, then RocksDB's memtables. Blocking here is fine:
     // the swarm task has stopped and nothing else is left to run.
     books.flush().map_err(database_error)?;
+    // The writer thread's copy of the store goes now, so RocksDB closes on this thread when
+    // `run` returns, not during process exit (see `Books::close`).
+    books.close();
     info!(target: TARGET, "stopped; database flushed");
     Ok(())
 }
@@ -454,25 +494,41 @@ async fn await_listen_addrs(
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+///
+/// The handlers are installed when this is called, not when the future is first polled: the
+/// node calls it before it logs "op-p2p node started", so a SIGINT sent by a supervisor that
+/// waits for that line shuts the node down cleanly instead of killing it.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut int), Ok(mut term)) => {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => info!(target: TARGET, "SIGINT"),
+                    _ = int.recv() => info!(target: TARGET, "SIGINT"),
                     _ = term.recv() => info!(target: TARGET, "SIGTERM"),
                 }
             }
-            Err(error) => {
+            (Ok(mut int), Err(error)) => {
                 warn!(target: TARGET, %error, "cannot watch SIGTERM; SIGINT only");
+                int.recv().await;
+                info!(target: TARGET, "SIGINT");
+            }
+            (Err(error), _) => {
+                warn!(target: TARGET, %error, "cannot watch SIGINT; ctrl-c only");
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

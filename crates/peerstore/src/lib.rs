@@ -89,7 +89,7 @@ mod score_book;
 mod store;
 
 pub use self::{
-    books::{BOOKS_QUEUE, Books},
+    books::{BOOKS_QUEUE, Books, WeakBooks},
     config::{
         Config, DEFAULT_BAN_RETENTION, DEFAULT_BLOCK_TIME, DEFAULT_GC_INTERVAL,
         DEFAULT_GC_MAX_DELETES_PER_RUN, DEFAULT_GC_MAX_SCANNED_PER_RUN,

@@ -457,6 +457,11 @@ fn unblock_peer_clears_its_ban() {
     b.block_peer(peer).unwrap();
     b.ban_peer(peer, START + 100).unwrap();
     b.unblock_peer(&peer).unwrap();
+    assert_eq!(
+        b.metrics().peer_unbans,
+        1,
+        "counted as op-node's UnblockPeer"
+    );
     assert!(!b.is_peer_blocked(&peer));
     assert!(!b.is_peer_banned(&peer));
     assert!(stored(&store).blocked_peers.is_empty());

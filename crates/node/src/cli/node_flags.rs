@@ -318,6 +318,9 @@ pub(crate) struct NodeArgs {
     pub(crate) priv_raw: Option<String>,
 
     #[command(flatten)]
+    pub(crate) rpc: crate::cli::RpcArgs,
+
+    #[command(flatten)]
     pub(crate) metrics: super::metrics_flags::MetricsArgs,
 
     #[command(flatten)]

@@ -89,6 +89,9 @@ impl NodeSpec {
             "--status-file".into(),
             self.status_path().into(),
             "--control-stdin".into(),
+            // Several nodes on one host: each RPC server on a free port.
+            "--rpc.port".into(),
+            "0".into(),
             "--p2p.unsafe-block-signer".into(),
             self.signer_address.clone().into(),
             // Every local inbound connection comes from 127.0.0.1 (libp2p-tcp binds outgoing

@@ -37,6 +37,8 @@ fn node_args(dir: &Path, extra: &[&str]) -> Vec<String> {
         "127.0.0.1",
         "--p2p.peerstore.path",
         "memory",
+        "--rpc.port",
+        "0",
         "--p2p.discovery.path",
         "memory",
     ]

@@ -79,6 +79,9 @@ pub(crate) fn node_args(rollup: &Path, key: &str, peerstore: &str) -> Vec<String
         peerstore,
         "--p2p.unsafe-block-signer",
         SEQUENCER_ADDRESS,
+        // Several nodes at once: the RPC server on a free port (the RPC tests pick theirs).
+        "--rpc.port",
+        "0",
         "--p2p.discovery.path",
         &discovery,
     ]

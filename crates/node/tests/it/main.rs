@@ -12,4 +12,5 @@ mod gossip_validate;
 mod metrics;
 mod network;
 mod restart;
+mod rpc;
 mod sync_cmd;

@@ -28,6 +28,7 @@ fn start(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> (Child, mpsc::Re
         .arg("node")
         .args(args)
         .args(["--p2p.listen.ip", "127.0.0.1", "--p2p.listen.tcp", "0"])
+        .args(["--rpc.port", "0"])
         .arg("--p2p.priv.path")
         .arg(&key)
         .arg("--p2p.peerstore.path")
