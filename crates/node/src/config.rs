@@ -415,8 +415,8 @@ impl NodeConfig {
             control_stdin: args.local.control_stdin,
             metrics: args
                 .metrics
-                .enabled
-                .then(|| SocketAddr::new(args.metrics.addr, args.metrics.port)),
+                .metrics_enabled
+                .then(|| SocketAddr::new(args.metrics.metrics_addr, args.metrics.metrics_port)),
             rpc: SocketAddr::new(args.rpc.addr, args.rpc.port),
         })
     }
