@@ -47,7 +47,7 @@ pub use self::{
     key::{enr_key, libp2p_public_key, peer_id},
     link::{RECORD_CHANNEL_SIZE, RecordSink, RecordSource, Shared, link},
     local_enr::build_local_enr,
-    metrics::DiscoveryCounters,
+    metrics::{DiscoveryCounters, register_metrics},
     opstack::{OPSTACK_ENR_KEY, OPSTACK_VERSION, OpStackDecodeError, OpStackEnr},
     service::{Discovery, DiscoveryHandle},
 };

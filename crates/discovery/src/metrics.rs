@@ -1,9 +1,23 @@
-//! Counters: what discovery found, skipped and dialled, without a metrics library and without
-//! per-peer labels (the only label is the bounded skip reason).
+//! Counters: what discovery found, skipped and dialled, without per-peer labels (the only
+//! label is the bounded skip reason). [`register_metrics`] exposes them through the registry the
+//! node passes down, read at each scrape.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
-use crate::filter::SkipReason;
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeMetric as _},
+    metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
+    registry::Registry,
+};
+
+use crate::{filter::SkipReason, link::Shared};
 
 /// Discovery's counters, shared by the discv5 task and the dial behaviour; readable at any
 /// time (the node's status and a future `opp2p_peerStats`).
@@ -110,5 +124,111 @@ impl DiscoveryCounters {
 
     pub(crate) fn record_table_loaded(&self, n: usize) {
         self.table_loaded.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Registers discovery's counters into `registry`, read from `shared` at each scrape (op-node
+/// has no discovery metrics; the names are this project's):
+/// - `p2p_discovery_records_total{result, reason}`: `accepted`/`none`, `dropped`/`channel_full`,
+///   `skipped`/the [`SkipReason`];
+/// - `p2p_discovery_dials_total{result}`: `started`, `failed`, `denied`, `connected`;
+/// - `p2p_discovery_candidates` (gauge), `p2p_discovery_table_loaded_total`.
+pub fn register_metrics(registry: &mut Registry, shared: Arc<Shared>) {
+    registry.register_collector(Box::new(DiscoveryCollector(shared)));
+}
+
+/// Encodes [`DiscoveryCounters`] at scrape time.
+struct DiscoveryCollector(Arc<Shared>);
+
+impl fmt::Debug for DiscoveryCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DiscoveryCollector")
+    }
+}
+
+impl Collector for DiscoveryCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        let c = self.0.counters();
+        {
+            let mut family = encoder.encode_descriptor(
+                "p2p_discovery_records",
+                "Discovered node records by result (accepted, skipped, dropped) and skip reason.",
+                None,
+                MetricType::Counter,
+            )?;
+            let mut rows = vec![
+                ("accepted", "none", c.accepted()),
+                ("dropped", "channel_full", c.dropped()),
+            ];
+            rows.extend(
+                SkipReason::ALL
+                    .iter()
+                    .map(|r| ("skipped", r.as_str(), c.skipped(*r))),
+            );
+            for (result, reason, value) in rows {
+                let labels = [("result", result), ("reason", reason)];
+                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        {
+            let mut family = encoder.encode_descriptor(
+                "p2p_discovery_dials",
+                "Dials of the discovery dial loop by result (started, failed, denied, connected).",
+                None,
+                MetricType::Counter,
+            )?;
+            for (result, value) in [
+                ("started", c.dials()),
+                ("failed", c.dial_failures()),
+                ("denied", c.denied()),
+                ("connected", c.connected()),
+            ] {
+                ConstCounter::new(value).encode(family.encode_family(&[("result", result)])?)?;
+            }
+        }
+        ConstGauge::new(i64::try_from(c.candidates()).unwrap_or(i64::MAX)).encode(
+            encoder.encode_descriptor(
+                "p2p_discovery_candidates",
+                "Discovered peers the dial loop holds as candidates.",
+                None,
+                MetricType::Gauge,
+            )?,
+        )?;
+        ConstCounter::new(c.table_loaded()).encode(encoder.encode_descriptor(
+            "p2p_discovery_table_loaded",
+            "Node records loaded from the persisted discovery table at start.",
+            None,
+            MetricType::Counter,
+        )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::text::encode_registry;
+
+    use super::*;
+
+    #[test]
+    fn scrape_reads_the_counters() {
+        let (sink, _source) = crate::link();
+        let shared = sink.shared().clone();
+        let mut registry = Registry::with_prefix("op_node_default");
+        register_metrics(&mut registry, shared.clone());
+        shared.counters().record_accepted();
+        shared.counters().record_skipped(SkipReason::OtherChain);
+        shared.counters().record_dial();
+        shared.counters().set_candidates(4);
+        let mut text = String::new();
+        encode_registry(&mut text, &registry).expect("encode");
+        for line in [
+            "op_node_default_p2p_discovery_records_total{result=\"accepted\",reason=\"none\"} 1",
+            "op_node_default_p2p_discovery_records_total{result=\"skipped\",reason=\"other_chain\"} 1",
+            "op_node_default_p2p_discovery_dials_total{result=\"started\"} 1",
+            "op_node_default_p2p_discovery_candidates 4",
+            "op_node_default_p2p_discovery_table_loaded_total 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 }

@@ -27,6 +27,7 @@ use crate::{
     control::{self, ControlCommand},
     gap::{GapFillError, GapTrigger},
     handle::NodeHandle,
+    metrics::NodeMetrics,
     payload_store::{Inserted, Origin, PayloadStore},
     rollup::Chain,
     sequencer::build_payload,
@@ -74,6 +75,9 @@ pub(crate) struct App {
     /// After a block could not be built or stored, the sequencer tries again one block time
     /// later instead of at once (the head did not move, so the block stays due).
     pub(crate) sequencer_retry_at: Option<Instant>,
+    /// The metrics the app moves: received payloads (op-node's `unsafe_payloads_total`,
+    /// `refs_*`), propagation delay, the gap.
+    pub(crate) metrics: NodeMetrics,
 }
 
 impl App {
@@ -134,6 +138,11 @@ impl App {
         let number = envelope.execution_payload.block_number;
         let hash = envelope.execution_payload.block_hash;
         let result = self.payloads.insert(envelope, origin, now_ms());
+        if origin != Origin::Local {
+            // op-node records every payload the network hands over, duplicates too.
+            let new = !matches!(result, Ok(Inserted::Duplicate) | Err(_));
+            self.metrics.received_payload(envelope, origin, new);
+        }
         match &result {
             Ok(Inserted::Extended { head }) => info!(
                 target: TARGET,
@@ -211,7 +220,12 @@ impl App {
     /// means the range between them is requested.
     async fn check_gap(&mut self, trigger: &mut GapTrigger) {
         let gap = match self.payloads.gap() {
-            Ok(gap) => gap,
+            Ok(gap) => {
+                self.metrics.set_gap(gap.map_or(0, |(head, above)| {
+                    above.number.saturating_sub(head.number).saturating_sub(1)
+                }));
+                gap
+            }
             Err(error) => {
                 warn!(target: TARGET, %error, "cannot read the gap");
                 return;

@@ -2,6 +2,7 @@
 //! `op-p2p sync decode-response`, `op-p2p sync fetch`.
 
 mod devnet_flags;
+mod metrics_flags;
 mod node_flags;
 mod rpc_flags;
 

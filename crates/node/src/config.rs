@@ -254,6 +254,8 @@ pub(crate) struct NodeConfig {
     pub(crate) status_file: Option<PathBuf>,
     /// Whether stdin carries control commands.
     pub(crate) control_stdin: bool,
+    /// Where the metrics server listens; `None` without `--metrics.enabled`.
+    pub(crate) metrics: Option<SocketAddr>,
     /// Where the operator RPC listens (`--rpc.addr`, `--rpc.port`).
     pub(crate) rpc: SocketAddr,
 }
@@ -411,6 +413,10 @@ impl NodeConfig {
             },
             status_file: args.local.status_file.clone(),
             control_stdin: args.local.control_stdin,
+            metrics: args
+                .metrics
+                .metrics_enabled
+                .then(|| SocketAddr::new(args.metrics.metrics_addr, args.metrics.metrics_port)),
             rpc: SocketAddr::new(args.rpc.addr, args.rpc.port),
         })
     }

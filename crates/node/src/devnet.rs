@@ -230,6 +230,7 @@ impl Devnet {
                 static_peers: Vec::new(),
                 discovery: !args.static_peers,
                 bootnodes: Vec::new(),
+                metrics_port: args.metrics,
             };
             write_key_file(&spec.key_path(), &encode_key(&key))
                 .map_err(io_err(format!("write {}", spec.key_path().display())))?;
@@ -269,6 +270,7 @@ impl Devnet {
     /// Starts node `index` with the listed nodes as static peers and waits until it listens.
     async fn start(&mut self, index: usize, statics: &[usize]) -> Result<(), DevnetError> {
         let mut spec = self.specs[index].clone();
+        let ip = spec.ip;
         spec.static_peers = statics
             .iter()
             .filter_map(|i| self.addrs.get(*i).cloned().flatten())
@@ -280,8 +282,13 @@ impl Devnet {
         if index == 0 && !self.args.static_peers {
             self.bootnode = Some(node.wait_enr(START_TIMEOUT).await?);
         }
+        let metrics = self
+            .args
+            .metrics
+            .map(|port| format!("  metrics: http://{ip}:{port}/metrics"))
+            .unwrap_or_default();
         println!(
-            "node {index}  {:<11}  {}  {addr}  {}",
+            "node {index}  {:<11}  {}  {addr}  {}{metrics}",
             self.role(index),
             short_id(&self.peer_ids[index].to_string()),
             if !self.args.static_peers {

@@ -60,6 +60,14 @@ pub(crate) enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The metrics address is taken or unusable.
+    #[error("--metrics.addr/--metrics.port: cannot listen on {addr}: {source}")]
+    Metrics {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: io::Error,
+    },
     /// The RPC server does not start.
     #[error(transparent)]
     Rpc(#[from] crate::rpc::RpcError),

@@ -22,6 +22,7 @@ use crate::{
     behaviour::{NodeBehaviour, NodeEvent},
     gap::{GapFiller, NoSync},
     handle::{Command, NetworkSnapshot, PublishError},
+    metrics::sampler::{SAMPLE_INTERVAL, Sampler},
 };
 
 /// The tracing target of the swarm task.
@@ -39,6 +40,8 @@ pub(crate) struct EventLoop {
     /// The gap filler when req-resp sync is off; see [`crate::gap`].
     no_sync: NoSync,
     early_events: Vec<SwarmEvent<NodeEvent>>,
+    /// Samples the metrics read from the swarm's state.
+    sampler: Sampler,
     /// The `opp2p_*` RPC's state on this task.
     rpc: crate::rpc::SwarmSide,
 }
@@ -67,6 +70,8 @@ pub(crate) struct Parts {
     pub(crate) signer: Option<BlockSigner>,
     /// Swarm events that arrived while the node waited for its listen addresses.
     pub(crate) early_events: Vec<SwarmEvent<NodeEvent>>,
+    /// The metrics sampler.
+    pub(crate) sampler: Sampler,
 }
 
 impl EventLoop {
@@ -81,6 +86,7 @@ impl EventLoop {
             signer: parts.signer,
             no_sync: NoSync,
             early_events: parts.early_events,
+            sampler: parts.sampler,
             rpc: crate::rpc::SwarmSide::default(),
         }
     }
@@ -99,9 +105,12 @@ impl EventLoop {
         for event in std::mem::take(&mut self.early_events) {
             self.on_swarm_event(event);
         }
+        let mut sample_tick = tokio::time::interval(SAMPLE_INTERVAL);
+        sample_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = sample_tick.tick() => self.sampler.sample(&self.swarm),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
                         let _ = reply.send(());

@@ -39,6 +39,7 @@ mod gossip_validate;
 mod handle;
 mod identity;
 mod logging;
+mod metrics;
 mod network;
 mod node;
 mod payload_store;

@@ -43,6 +43,7 @@ use crate::{
     event_loop::{EventLoop, Parts},
     handle::NodeHandle,
     identity::{self, KeyOrigin},
+    metrics::{GossipHook, NAMESPACE, NodeMetrics, sampler::Sampler, transport::Meter},
     payload_store::{self, PayloadStore},
     rpc, swarm,
 };
@@ -67,7 +68,7 @@ pub(crate) const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) const RPC_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Checks what can be checked before anything starts (and before logging, so a refusal is
-/// the only line the user sees): the listen and RPC ports are free.
+/// the only line the user sees): the listen, RPC and metrics ports are free.
 ///
 /// libp2p-tcp listens with SO_REUSEPORT, so a second node on a taken port would bind and share
 /// it silently; a plain bind first makes "port in use" an error, as it is for op-node.
@@ -81,6 +82,14 @@ pub(crate) fn preflight(config: &NodeConfig) -> Result<(), Error> {
     if config.rpc.port() != 0 {
         std::net::TcpListener::bind(config.rpc)
             .map_err(|source| Error::Rpc(crate::rpc::RpcError::new(config.rpc, source)))?;
+    }
+    if let Some(addr) = config.metrics
+        && addr.port() != 0
+    {
+        std::net::TcpListener::bind(addr).map_err(|source| Error::Metrics {
+            addr: addr.to_string(),
+            source,
+        })?;
     }
     Ok(())
 }
@@ -112,6 +121,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     let books = Books::new(peer_store.clone()).map_err(database_error)?;
     let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
     let counters = Arc::new(GossipCounters::new());
+    // One registry, passed down: each crate registers its own families.
+    let mut registry = prometheus_client::registry::Registry::with_prefix(NAMESPACE);
+    let metrics = NodeMetrics::register(&mut registry);
+    let sync_metrics = op_p2p_reqresp_sync::PrometheusMetrics::register(&mut registry);
     let statics: Vec<_> = config
         .static_peers
         .iter()
@@ -131,7 +144,8 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
                 Some(payloads.clone()),
                 clock.clone(),
             )
-            .map_err(Error::Sync)?,
+            .map_err(Error::Sync)?
+            .with_metrics(sync_metrics),
         )
     } else {
         drop(sync_tx);
@@ -144,7 +158,10 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         Services {
             clock: clock.clone(),
             score_book: Arc::new(books.clone()),
-            metrics: counters.clone(),
+            metrics: Arc::new(GossipHook {
+                counters: counters.clone(),
+                metrics: metrics.clone(),
+            }),
         },
     )?;
     let (record_sink, record_source) = op_p2p_discovery::link();
@@ -184,7 +201,11 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
             sync.set_static(p.peer, true);
         }
     }
-    let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout)?;
+    let meter = Meter {
+        streams: metrics.stream_count.clone(),
+        ..Meter::default()
+    };
+    let mut swarm = swarm::build(&keypair, behaviour, config.dial_timeout, meter.clone())?;
 
     let listen = listen_multiaddr(config.listen);
     swarm.listen_on(listen.clone()).map_err(|e| Error::Listen {
@@ -210,6 +231,30 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         }
     };
 
+    if let Some(discovery) = &discovery {
+        op_p2p_discovery::register_metrics(&mut registry, discovery.shared().clone());
+    }
+    let metrics_server = match config.metrics {
+        Some(addr) => Some(
+            crate::metrics::server::start(addr, Arc::new(registry))
+                .await
+                .map_err(|source| Error::Metrics {
+                    addr: addr.to_string(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let sampler = Sampler::new(
+        metrics.clone(),
+        meter,
+        books.clone(),
+        match &config.store {
+            StoreLocation::Disk(path) => Some(path.clone()),
+            StoreLocation::Memory => None,
+        },
+    );
+
     let (delivery_tx, deliveries) = mpsc::channel(DELIVERY_CHANNEL_SIZE);
     let (handle, commands) = NodeHandle::channel();
     let event_loop = EventLoop::new(Parts {
@@ -220,6 +265,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         peer_book: Arc::new(books.clone()),
         signer: config.sequencer.as_ref().map(|s| s.signer.clone()),
         early_events,
+        sampler,
     });
 
     // Up before the node reports itself started; calls wait in the handle's channel until the
@@ -308,6 +354,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         gossip: counters,
         discovery: discovery.clone(),
         sequencer_retry_at: None,
+        metrics,
     };
     app.run(shutdown).await;
 
@@ -336,6 +383,9 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         .is_err()
     {
         warn!(target: TARGET, "swarm task did not stop in time");
+    }
+    if let Some((_, server)) = metrics_server {
+        server.abort();
     }
     // Every queued score and identify write, then RocksDB's memtables. Blocking here is fine:
     // the swarm task has stopped and nothing else is left to run.

@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
-use libp2p_core::{Transport as _, upgrade::Version};
+use libp2p_core::{Transport as _, muxing::StreamMuxerBox, upgrade::Version};
 use libp2p_identity::Keypair;
 use libp2p_swarm::{Config, Swarm};
 
-use crate::behaviour::NodeBehaviour;
+use crate::{
+    behaviour::NodeBehaviour,
+    metrics::transport::{Meter, Metered},
+};
 
 /// How long a connection no behaviour needs stays open. go-libp2p keeps connections until the
 /// connection manager trims them; rust-libp2p closes idle ones (gossipsub keeps only mesh
@@ -30,17 +33,20 @@ pub(crate) enum SwarmError {
 /// Builds the swarm: TCP (nodelay) upgraded with multistream-select 1.0 (not the lazy variant, for go-libp2p), noise (XX, the node's
 /// secp256k1 identity) and yamux, the whole upgrade bounded by `dial_timeout`
 /// (`p2p.timeout.dial`; op-node's negotiation and accept timeouts are never applied, and
-/// go-libp2p's default negotiation timeout is the same 10 s).
+/// go-libp2p's default negotiation timeout is the same 10 s). Every muxed stream is metered
+/// (`meter`: open streams, bytes in and out).
 pub(crate) fn build(
     key: &Keypair,
     behaviour: NodeBehaviour,
     dial_timeout: Duration,
+    meter: Meter,
 ) -> Result<Swarm<NodeBehaviour>, SwarmError> {
     let transport = libp2p_tcp::tokio::Transport::new(libp2p_tcp::Config::new().nodelay(true))
         .upgrade(Version::V1)
         .authenticate(libp2p_noise::Config::new(key)?)
         .multiplex(libp2p_yamux::Config::default())
         .timeout(dial_timeout)
+        .map(move |(peer, muxer), _| (peer, StreamMuxerBox::new(Metered::new(muxer, meter))))
         .boxed();
     Ok(Swarm::new(
         transport,

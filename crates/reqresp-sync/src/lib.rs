@@ -139,7 +139,9 @@ pub use self::{
     },
     error::{CodecError, Error, Phase, RequestError, RequestFailure, SourceError},
     event::Event,
-    metrics::{Metrics, NoMetrics, Role, client_result_code},
+    metrics::{
+        Metrics, NoMetrics, PrometheusMetrics, REQ_DURATION_BUCKETS, Role, client_result_code,
+    },
     rate_limit::Quota,
     report::{ReportCodec, ResponseReport, Verdict, report_behaviour, request_report},
     source::{MemorySource, NoSource, PayloadSource},

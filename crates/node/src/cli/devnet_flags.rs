@@ -49,4 +49,10 @@ pub(crate) struct DevnetArgs {
     /// directory instead of a temporary one that is removed at the end.
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
+    /// Serve each node's Prometheus metrics on its own loopback address (node i on
+    /// 127.0.0.(i+1)) at this port (7300, op-node's default, when given without a value);
+    /// the addresses are shown as each node starts.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true,
+        default_missing_value = "7300")]
+    pub(crate) metrics: Option<u16>,
 }

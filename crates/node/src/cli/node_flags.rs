@@ -321,6 +321,9 @@ pub(crate) struct NodeArgs {
     pub(crate) rpc: crate::cli::RpcArgs,
 
     #[command(flatten)]
+    pub(crate) metrics: super::metrics_flags::MetricsArgs,
+
+    #[command(flatten)]
     pub(crate) local: LocalArgs,
 }
 

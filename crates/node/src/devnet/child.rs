@@ -52,6 +52,8 @@ pub(crate) struct NodeSpec {
     pub(crate) discovery: bool,
     /// Bootnode ENRs.
     pub(crate) bootnodes: Vec<String>,
+    /// The metrics port (on [`Self::ip`]), when the devnet serves metrics.
+    pub(crate) metrics_port: Option<u16>,
 }
 
 impl NodeSpec {
@@ -116,6 +118,13 @@ impl NodeSpec {
         if let Some(last) = self.last_block {
             args.push("--sequencer.last-block".into());
             args.push(last.to_string().into());
+        }
+        if let Some(port) = self.metrics_port {
+            args.push("--metrics.enabled".into());
+            args.push("--metrics.addr".into());
+            args.push(self.ip.to_string().into());
+            args.push("--metrics.port".into());
+            args.push(port.to_string().into());
         }
         args
     }
@@ -267,6 +276,7 @@ mod tests {
             static_peers: Vec::new(),
             discovery,
             bootnodes: vec!["enr:-a".into(), "enr:-b".into()],
+            metrics_port: None,
         }
     }
 

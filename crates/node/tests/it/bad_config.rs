@@ -139,6 +139,22 @@ fn port_in_use() {
 }
 
 #[test]
+fn metrics_port_in_use_through_op_node_env_names() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    refused(
+        &[],
+        &[
+            ("OP_NODE_METRICS_ENABLED", "true"),
+            ("OP_NODE_METRICS_ADDR", "127.0.0.1"),
+            ("OP_NODE_METRICS_PORT", &port),
+        ],
+        1,
+        &["--metrics.port", &format!("127.0.0.1:{port}"), "in use"],
+    );
+}
+
+#[test]
 fn conflicting_and_unknown_settings() {
     refused(
         &["--p2p.peers.lo", "40"],

@@ -9,6 +9,7 @@ mod common;
 mod devnet;
 mod discovery;
 mod gossip_validate;
+mod metrics;
 mod network;
 mod restart;
 mod rpc;
