@@ -18,9 +18,21 @@ use crate::common::{SEQUENCER_ADDRESS, TIMEOUT, op_p2p, run, write_rollup};
 /// How long a node may take to stop after SIGINT (its own shutdown bound is 10 s).
 const STOP_BOUND: Duration = Duration::from_secs(15);
 
+/// A node process, killed when dropped: a failed assertion must not leave it running.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// A node started with `args` (plus a loopback listener on a free port, a key file, a
 /// database and a discovery table in `dir`) and `env`, its stderr lines on a channel.
-fn start(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> (Child, mpsc::Receiver<String>) {
+fn start(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> (Running, mpsc::Receiver<String>) {
     let key = dir.path().join("p2p_priv.txt");
     let db = dir.path().join("db");
     let table = dir.path().join("discovery");
@@ -53,7 +65,7 @@ fn start(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> (Child, mpsc::Re
             }
         }
     });
-    (child, lines)
+    (Running(child), lines)
 }
 
 /// The log without ANSI escape sequences (in case the subscriber colours it anyway).
@@ -94,7 +106,7 @@ fn wait_for(lines: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>
 }
 
 /// SIGINT, then the exit status within [`STOP_BOUND`].
-fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+fn interrupt(Running(child): &mut Running) -> std::process::ExitStatus {
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
