@@ -109,7 +109,16 @@ impl EventLoop {
         sample_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                event = self.swarm.select_next_some() => {
+                    if self.on_swarm_event(event) {
+                        // The app task was just woken, into this worker's LIFO slot (tokio
+                        // runs a task woken by the running one next on the same worker, and
+                        // nothing steals it from there): it would wait until this loop ran out
+                        // of ready events, ~0.65 ms p50 on the devnet. Yielding lets it store
+                        // the block now; the forward was already handed to gossipsub.
+                        tokio::task::yield_now().await;
+                    }
+                }
                 _ = sample_tick.tick() => self.sampler.sample(&self.swarm),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
@@ -124,7 +133,8 @@ impl EventLoop {
         info!(target: TARGET, "swarm task stopped");
     }
 
-    fn on_swarm_event(&mut self, event: SwarmEvent<NodeEvent>) {
+    /// Handles one swarm event; whether it handed a block to the app task.
+    fn on_swarm_event(&mut self, event: SwarmEvent<NodeEvent>) -> bool {
         self.rpc.observe(&event);
         match event {
             SwarmEvent::Behaviour(NodeEvent::Gossip(GossipEvent::Block(payload))) => {
@@ -137,6 +147,7 @@ impl EventLoop {
                     warn!(target: TARGET, "app channel full or closed; gossip block dropped");
                 }
                 self.gossip.record_delivery(delivered);
+                return delivered;
             }
             SwarmEvent::Behaviour(NodeEvent::Gossip(event)) => {
                 trace!(target: TARGET, ?event, "gossip");
@@ -196,6 +207,7 @@ impl EventLoop {
             }
             other => trace!(target: TARGET, event = ?other, "swarm event"),
         }
+        false
     }
 
     /// Hands an identify exchange to the peer book (which queues the writes off this task).
