@@ -183,19 +183,13 @@ impl<V: Validate> Worker<V> {
         } = request;
         let started = Instant::now();
         let now = self.clock.unix_time();
-        let verdict = catch_unwind(AssertUnwindSafe(|| {
-            self.validator
-                .validate_decompressed(&topic, &data, decompressed, now)
-        }))
-        .unwrap_or_else(|_panic| Verdict::failed(Reason::Panic));
-        tracing::debug!(
-            target: "gossip::hop",
-            message_id = %message_id,
-            number = verdict.envelope.as_ref().map(|e| e.execution_payload.block_number),
-            thread_wait_us = 0,
-            check_us = started.elapsed().as_micros(),
-            back_us = 0,
-            "validated"
+        let verdict = check(&*self.validator, &topic, &data, decompressed, now);
+        log_hop(
+            &message_id,
+            &verdict,
+            Duration::ZERO,
+            started.elapsed(),
+            Duration::ZERO,
         );
         self.finish(message_id, source, verdict, started).await;
         drop(permit);
@@ -219,29 +213,24 @@ impl<V: Validate> Worker<V> {
         // The check hands its permit back with the verdict, and the permit is released only
         // once the result is queued: with a concurrency of 1, results leave in arrival order.
         // A check that times out keeps its permit until it really ends.
-        let check = tokio::task::spawn_blocking(move || {
+        let on_pool = tokio::task::spawn_blocking(move || {
             let on_thread = started.elapsed();
-            let verdict = catch_unwind(AssertUnwindSafe(|| {
-                validator.validate_decompressed(&topic, &data, decompressed, now)
-            }));
+            let verdict = check(&*validator, &topic, &data, decompressed, now);
             (verdict, permit, on_thread, started.elapsed())
         });
         let mut permit = None;
-        let verdict = match tokio::time::timeout(self.timeout, check).await {
+        let verdict = match tokio::time::timeout(self.timeout, on_pool).await {
             Ok(Ok((verdict, returned, on_thread, checked))) => {
-                // The per-hop breakdown (node README): the wait for a blocking thread, the
-                // check, and (below) the hand-back to this task.
-                tracing::debug!(
-                    target: "gossip::hop",
-                    message_id = %message_id,
-                    number = verdict.as_ref().ok().and_then(|v| v.envelope.as_ref()).map(|e| e.execution_payload.block_number),
-                    thread_wait_us = on_thread.as_micros(),
-                    check_us = (checked - on_thread).as_micros(),
-                    back_us = started.elapsed().saturating_sub(checked).as_micros(),
-                    "validated"
+                // The wait for a blocking thread, the check, and the hand-back to this task.
+                log_hop(
+                    &message_id,
+                    &verdict,
+                    on_thread,
+                    checked - on_thread,
+                    started.elapsed().saturating_sub(checked),
                 );
                 permit = Some(returned);
-                verdict.unwrap_or_else(|_panic| Verdict::failed(Reason::Panic))
+                verdict
             }
             // Panics are caught inside; a join error means the runtime is shutting down.
             Ok(Err(join)) if join.is_panic() => Verdict::failed(Reason::Panic),
@@ -284,4 +273,39 @@ impl<V: Validate> Worker<V> {
         // A closed channel means the behaviour is gone, and with it gossipsub: nobody to answer.
         let _ = self.results.send(result).await;
     }
+}
+
+/// One check, its panic caught: a validator bug costs one message (`Reason::Panic`), never the
+/// pipeline.
+fn check<V: Validate + ?Sized>(
+    validator: &V,
+    topic: &TopicHash,
+    data: &[u8],
+    decompressed: Option<Bytes>,
+    now: u64,
+) -> Verdict {
+    catch_unwind(AssertUnwindSafe(|| {
+        validator.validate_decompressed(topic, data, decompressed, now)
+    }))
+    .unwrap_or_else(|_panic| Verdict::failed(Reason::Panic))
+}
+
+/// The `gossip::hop` "validated" event of the per-hop breakdown (node README, read by
+/// `cargo xtask hops`): the wait for a thread, the check, and the hand-back to the pipeline task.
+fn log_hop(
+    message_id: &MessageId,
+    verdict: &Verdict,
+    wait: Duration,
+    check: Duration,
+    back: Duration,
+) {
+    tracing::debug!(
+        target: "gossip::hop",
+        message_id = %message_id,
+        number = verdict.envelope.as_ref().map(|e| e.execution_payload.block_number),
+        thread_wait_us = wait.as_micros(),
+        check_us = check.as_micros(),
+        back_us = back.as_micros(),
+        "validated"
+    );
 }
