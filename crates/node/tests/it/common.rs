@@ -291,3 +291,12 @@ pub(crate) fn block_hashes(status: &Value) -> Vec<(u64, String)> {
         })
         .collect()
 }
+
+/// A TCP port on 127.0.0.1 free now (bound and released; the node binds it a moment later).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

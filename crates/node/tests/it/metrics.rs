@@ -6,14 +6,14 @@
 use std::{
     collections::{BTreeMap, HashMap},
     io::{Read as _, Write as _},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     thread,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use tempfile::TempDir;
 
-use crate::common::{Node, SEQUENCER_KEY, TIMEOUT, dial_addr, node_args, write_rollup};
+use crate::common::{Node, SEQUENCER_KEY, TIMEOUT, dial_addr, free_port, node_args, write_rollup};
 
 /// The blocks the sequencer makes.
 const BLOCKS: u64 = 10;
@@ -156,15 +156,6 @@ fn scrape_until(port: u16, what: &str, ready: impl Fn(&Exposition) -> bool) -> E
         );
         thread::sleep(Duration::from_millis(250));
     }
-}
-
-/// A port free now (the node binds it a moment later).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn metrics_args(port: u16) -> [String; 5] {

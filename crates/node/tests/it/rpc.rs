@@ -19,7 +19,7 @@ use std::{
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::common::{Node, TIMEOUT, node_args, write_rollup};
+use crate::common::{Node, TIMEOUT, free_port, node_args, write_rollup};
 
 /// op-node's `PeerInfo` JSON fields.
 const PEER_INFO_FIELDS: [&str; 14] = [
@@ -174,15 +174,6 @@ impl Rpc {
             thread::sleep(Duration::from_millis(100));
         }
     }
-}
-
-/// A free TCP port on 127.0.0.1 (bound and released; the node binds it right after).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A node of the test: its process, RPC, id and dial address.
