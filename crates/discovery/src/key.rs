@@ -2,7 +2,7 @@
 //! `CombinedKey` (the `enr` crate's pure-Rust k256 key), and an ENR's key becomes a libp2p
 //! peer id (op-node's `enrToAddrInfo`).
 
-use enr::{CombinedKey, CombinedPublicKey, EnrPublicKey as _};
+use enr::{CombinedKey, CombinedPublicKey, EnrPublicKey as _, NodeId};
 use libp2p_identity::{Keypair, PeerId, PublicKey};
 
 use crate::error::Error;
@@ -39,6 +39,14 @@ pub fn peer_id(key: &CombinedPublicKey) -> Option<PeerId> {
     libp2p_public_key(key).map(|k| k.to_peer_id())
 }
 
+/// The discv5 node id of a libp2p key, if it is secp256k1: the id its ENR would carry
+/// (`opp2p_*`'s `nodeID`), computed by the `enr` crate (keccak-256 of the uncompressed key).
+pub fn node_id(key: &PublicKey) -> Option<NodeId> {
+    let secp = key.clone().try_into_secp256k1().ok()?;
+    let verifying = enr::k256::ecdsa::VerifyingKey::from_sec1_bytes(&secp.to_bytes()).ok()?;
+    Some(NodeId::from(CombinedPublicKey::Secp256k1(verifying)))
+}
+
 #[cfg(test)]
 mod tests {
     use enr::EnrKey as _;
@@ -58,5 +66,11 @@ mod tests {
             Err(Error::KeyType)
         ));
         assert_eq!(peer_id(&CombinedKey::generate_ed25519().public()), None);
+        // The node id of the libp2p key is the ENR key's.
+        assert_eq!(
+            node_id(&keypair.public()),
+            Some(NodeId::from(enr_key.public()))
+        );
+        assert_eq!(node_id(&Keypair::generate_ed25519().public()), None);
     }
 }

@@ -44,7 +44,7 @@ pub use self::{
     },
     error::Error,
     filter::{DiscoveredPeer, RecordFilter, SkipReason, check_record, within_netrestrict},
-    key::{enr_key, libp2p_public_key, peer_id},
+    key::{enr_key, libp2p_public_key, node_id, peer_id},
     link::{RECORD_CHANNEL_SIZE, RecordSink, RecordSource, Shared, link},
     local_enr::build_local_enr,
     metrics::{DiscoveryCounters, register_metrics},

@@ -372,12 +372,12 @@ fn p2p_addrs(addrs: &[Multiaddr], peer: PeerId) -> Option<Vec<String>> {
 }
 
 /// go-ethereum's `enode.PubkeyToIDV4`: keccak256 of the uncompressed secp256k1 key without its
-/// prefix byte, as 64 hex chars; zeros for an unknown or non-secp256k1 key.
+/// prefix byte (the `enr` crate's v4 id, through op-p2p-discovery), as 64 hex chars; zeros for
+/// an unknown or non-secp256k1 key.
 fn node_id(key: Option<&PublicKey>) -> String {
     let id = key
-        .and_then(|k| k.clone().try_into_secp256k1().ok())
-        .map(|k| alloy_primitives::keccak256(&k.to_bytes_uncompressed()[1..]).0)
-        .unwrap_or([0; 32]);
+        .and_then(op_p2p_discovery::node_id)
+        .map_or([0; 32], |id| id.raw());
     alloy_primitives::hex::encode(id)
 }
 
@@ -498,6 +498,11 @@ mod tests {
         let id = node_id(Some(&key));
         assert_eq!(id.len(), 64);
         assert_ne!(id, "0".repeat(64));
+        let uncompressed = key.try_into_secp256k1().unwrap().to_bytes_uncompressed();
+        assert_eq!(
+            id,
+            alloy_primitives::hex::encode(alloy_primitives::keccak256(&uncompressed[1..]))
+        );
     }
 
     /// A discovery service with a fixed table; `None` plays a stopped one.
