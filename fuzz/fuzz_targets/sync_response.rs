@@ -2,11 +2,18 @@
 //!
 //! Input: 8 bytes of requested block number (little-endian), one byte of fork flags (bit 0
 //! Canyon, bit 1 Ecotone, bit 2 Isthmus, each active from genesis; bit 3 schedules them all at
-//! a later time instead), then the whole response stream. Decodes and verifies the response.
+//! a later time instead), then the whole response stream.
+//!
+//! Runs both decoders of a response: the byte-slice one in `op-p2p-types` (`decode_response`)
+//! and the streaming reader the node's sync client uses (`op_p2p_reqresp_sync::read_response`,
+//! bounded reads of the result code, version and framed body). Each must return a verified
+//! payload or a typed error, and they must agree.
 #![no_main]
 
+use futures::executor::block_on;
 use libfuzzer_sys::fuzz_target;
-use op_p2p_types::{RollupConfig, decode_response};
+use op_p2p_reqresp_sync::{Response, read_response};
+use op_p2p_types::{ResponseError, RollupConfig, decode_response};
 
 fuzz_target!(|input: &[u8]| {
     let Some((number, rest)) = input.split_first_chunk::<8>() else {
@@ -26,5 +33,18 @@ fuzz_target!(|input: &[u8]| {
         isthmus_time: fork(4),
         ..Default::default()
     };
-    let _ = decode_response(&config, requested, stream);
+    let bytes = decode_response(&config, requested, stream);
+    let mut reader = stream;
+    let streamed = block_on(read_response(&mut reader, &config, requested));
+    match (&bytes, &streamed) {
+        (Ok(envelope), Ok(Response::Payload { envelope: read, .. })) => {
+            assert_eq!(envelope, read.as_ref());
+            assert_eq!(envelope.execution_payload.block_number, requested);
+        }
+        (Err(ResponseError::ResultCode(code)), Ok(Response::Error(read))) => {
+            assert_eq!(*code, read.as_u8());
+        }
+        (Err(_), Err(_)) => {}
+        _ => panic!("decode_response {bytes:?} but read_response {streamed:?}"),
+    }
 });

@@ -6,19 +6,26 @@
 //! - `cargo xtask devnet [ARGS...]`: system setup, then `cargo run --release -p op-p2p-node --
 //!   devnet ARGS...`.
 //! - `cargo xtask ci`: system setup, format check, the dependency guard, the packaging and
-//!   per-feature checks, clippy, tests, doc tests and docs, stopping at the first failure. This
+//!   per-feature checks, clippy, tests, doc tests, docs and a short run of every fuzz target,
+//!   stopping at the first failure. This
 //!   is the command CI runs (through `.ci/run`).
 //! - `cargo xtask setup`: only the system setup (see [`setup`]).
 //! - `cargo xtask deps`, `deny`, `features`, `package [--no-verify]`: one check each (see
 //!   [`guards`]).
 //! - `cargo xtask bench [CRATE...] [-- CRITERION_ARGS...]`: criterion benchmarks.
-//! - `cargo xtask fuzz-build`: builds the cargo-fuzz targets in `fuzz/` on nightly.
+//! - `cargo xtask fuzz [--seconds N] [--runs N] [TARGET...]`: builds and runs the cargo-fuzz
+//!   targets in `fuzz/` under memory caps (see [`fuzz`]); `cargo xtask fuzz-seeds` rewrites
+//!   their committed seed corpora.
 //! - `cargo xtask hops DIR`: the per-hop latency breakdown of a devnet run (see [`hops`]).
+//! - `cargo xtask soak [--minutes N] [--nodes N] [--interval SECS] [--dir DIR]`: a long devnet
+//!   run sampled for growth (see [`soak`]).
 
+mod fuzz;
 mod guards;
 mod hops;
 mod metadata;
 mod setup;
+mod soak;
 
 use std::{
     env,
@@ -38,8 +45,9 @@ Commands:
   devnet [ARGS...]               setup, then `cargo run --release -p op-p2p-node -- devnet ARGS`
                                  (5 local node processes gossip 30 blocks; ARGS: `devnet --help`)
   ci                             setup, fmt check, deps, deny, package, features, clippy,
-                                 tests (nextest if installed), doc tests and rustdoc with
-                                 -D warnings; stops at the first failure
+                                 tests (nextest if installed), doc tests, rustdoc with
+                                 -D warnings, then every fuzz target for 20 s; stops at the
+                                 first failure
   setup                          check for the system packages the build needs (C and C++
                                  compilers, libclang, clang) and apt-get install the missing ones
                                  (as root or with `sudo -n`; else print the command to run)
@@ -55,10 +63,21 @@ Commands:
                                  (`--no-verify`: packages only, seconds)
   bench [CRATE...] [-- ARGS...]  cargo bench for op-p2p-<CRATE> (default: the whole workspace);
                                  ARGS after `--` go to criterion, e.g. `--save-baseline main`
-  fuzz-build                     build the cargo-fuzz targets in fuzz/ (nightly + cargo-fuzz)
+  fuzz [--seconds N] [--runs N] [TARGET...]
+                                 build the cargo-fuzz targets in fuzz/ and run each (default:
+                                 all, 60 s each) with libFuzzer's RSS and malloc limits; prints
+                                 executions, exec/s, peak RSS and crashes per target; fails on
+                                 any crash (installs nightly and cargo-fuzz if missing)
+  fuzz-seeds                     rewrite fuzz/seeds/ from crates/types/testdata and
+                                 crates/node/testdata
   hops DIR                       per-hop latency breakdown (p50/p99 per stage) of an
                                  `op-p2p devnet --dir DIR` run logged with RUST_LOG=info,
                                  gossip::hop=debug,op_p2p::node=debug,op_p2p::app=debug
+  soak [--minutes N] [--nodes N] [--interval SECS] [--dir DIR]
+                                 release devnet at 1 s blocks for N minutes (60), sampling each
+                                 node's RSS, FDs, threads, tokio tasks and data dir size every
+                                 SECS (10) into DIR/soak.csv; prints first/last/peak and the
+                                 slope per hour over the second half
   help                           print this text
 
 Environment:
@@ -116,8 +135,10 @@ fn main() -> ExitCode {
             guards::package(Verify::No)
         }
         Some("bench") => bench(&args[1..]),
-        Some("fuzz-build") if args.len() == 1 => fuzz_build(),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("fuzz-seeds") if args.len() == 1 => fuzz::seeds(),
         Some("hops") if args.len() == 2 => hops::run(Path::new(&args[1])),
+        Some("soak") => soak::run_soak(&args[1..]),
         Some(other) => Err(Error::Usage(format!(
             "unknown command or arguments: {other:?}"
         ))),
@@ -339,6 +360,8 @@ fn ci() -> Result {
             envs: &[("RUSTDOCFLAGS", "-D warnings")],
         },
     });
+    // Last: the longest step, and only worth running once everything above is green.
+    steps.push(Step::task("fuzz", ci_fuzz));
 
     let total = Instant::now();
     let mut outcomes = Vec::with_capacity(steps.len());
@@ -385,6 +408,17 @@ fn ci() -> Result {
     );
 
     failure.map_or(Ok(()), Err)
+}
+
+/// Seconds each fuzz target runs in CI. Cold, the step costs the nightly toolchain and
+/// cargo-fuzz installs (~1-2 min), the sanitizer build of the targets (7.3 min measured on the
+/// shared 2-core machine) and 8 targets x (this + ~3 s start-up); warm, ~3.5 min. The campaign
+/// behind the README's table is separate (`cargo xtask fuzz --runs 10000000`).
+const CI_FUZZ_SECONDS: u64 = 20;
+
+/// The CI fuzz step: every target for [`CI_FUZZ_SECONDS`].
+fn ci_fuzz() -> Result {
+    fuzz::fuzz(&["--seconds".to_owned(), CI_FUZZ_SECONDS.to_string()])
 }
 
 /// The local devnet: system setup, then the node binary's `devnet` command in release mode.
@@ -435,32 +469,4 @@ fn bench(args: &[String]) -> Result {
         run(&mut cmd)?;
     }
     Ok(())
-}
-
-fn fuzz_build() -> Result {
-    let root = workspace_root()?;
-    if !root.join("fuzz").join("Cargo.toml").is_file() {
-        return Err(Error::Setup(format!(
-            "no fuzz project at {}",
-            root.join("fuzz").display()
-        )));
-    }
-    // `+nightly` is understood by the rustup proxy only, so this runs `cargo` from `PATH`
-    // rather than `$CARGO` (which points into the pinned stable toolchain).
-    let nightly_cargo = |args: &[&str]| {
-        let mut cmd = Command::new("cargo");
-        cmd.arg("+nightly").args(args).current_dir(&root);
-        cmd
-    };
-    if !probe(&mut nightly_cargo(&["fuzz", "--version"])) {
-        return Err(Error::Setup(
-            "`cargo +nightly fuzz` is not available; install it with:\n\
-             \x20   rustup toolchain install nightly\n\
-             \x20   cargo install cargo-fuzz --locked"
-                .to_owned(),
-        ));
-    }
-    let mut cmd = nightly_cargo(&["fuzz", "build"]);
-    println!("==> {}", display(&cmd));
-    run(&mut cmd)
 }

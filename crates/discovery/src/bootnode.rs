@@ -170,4 +170,35 @@ mod tests {
         }
         assert!(parse_bootnodes::<&str>(&[" , "]).unwrap().is_empty());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Operator text: arbitrary strings, and the known-good bootnodes with one edit, are
+        /// bootnodes or an error, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(
+            text in ".{0,200}",
+            which in proptest::prelude::any::<bool>(),
+            cut in proptest::prelude::any::<proptest::sample::Index>(),
+            insert in "[-_a-zA-Z0-9:@?=.,/ ]{0,6}",
+        ) {
+            let _ = parse_bootnodes(&[text.as_str()]);
+            let good = if which { ENR } else { ENODE };
+            let at = cut.index(good.len());
+            for edited in [
+                format!("{}{insert}{}", &good[..at], &good[at..]),
+                format!("{}{}", &good[..at], &good[at + 1..]),
+            ] {
+                // A record prints as its `enr:` text, which parses to the same record (an
+                // enode URL prints for logs only).
+                for node in parse_bootnodes(&[edited.as_str()]).unwrap_or_default() {
+                    if let Bootnode::Enr(_) = &node {
+                        let again = parse_bootnodes(&[node.to_string()]).unwrap();
+                        proptest::prop_assert_eq!(again, vec![node]);
+                    }
+                }
+            }
+        }
+    }
 }

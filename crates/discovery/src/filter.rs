@@ -299,4 +299,37 @@ mod tests {
                 .starts_with("/ip6/2001:db8::1/tcp/9333/p2p/")
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Records off the network: arbitrary RLP, and a valid signed record with one byte
+        /// changed, decode to a record or an error, and op-node's filter answers for whatever
+        /// decodes, never panicking. A record that passes carries our chain id.
+        #[test]
+        fn arbitrary_records_never_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            byte in proptest::prelude::any::<u8>(),
+            chain_id in proptest::prop_oneof![proptest::strategy::Just(8453u64), proptest::prelude::any::<u64>()],
+            version in 0u64..2,
+        ) {
+            use alloy_rlp::{Decodable as _, Encodable as _};
+            let mut input = bytes.as_slice();
+            if let Ok(enr) = Enr::decode(&mut input) {
+                let _ = check_record(&enr, 8453);
+            }
+            let good = record(Some(OpStackEnr { chain_id, version }.encode()), Some(9222));
+            let mut rlp = Vec::new();
+            good.encode(&mut rlp);
+            let i = at.index(rlp.len());
+            rlp[i] = byte;
+            let mut input = rlp.as_slice();
+            if let Ok(enr) = Enr::decode(&mut input)
+                && let Ok(peer) = check_record(&enr, 8453)
+            {
+                proptest::prop_assert_eq!(peer.chain_id, 8453);
+            }
+        }
+    }
 }

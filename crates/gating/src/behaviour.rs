@@ -83,6 +83,10 @@ pub struct Behaviour {
     next_expiry: Option<u64>,
     protected: HashSet<PeerId>,
     scores: HashMap<PeerId, f64>,
+    /// Inbound connections in their handshake, with their remote IP, and their count per IP
+    /// ([`Config::with_max_pending_inbound_per_ip`]).
+    pending_inbound: HashMap<ConnectionId, IpAddr>,
+    pending_per_ip: HashMap<IpAddr, usize>,
     /// Established connections and the remote IP of each, to close on a new block or ban.
     connections: HashMap<PeerId, Vec<(ConnectionId, Option<IpAddr>)>>,
     to_close: VecDeque<Close>,
@@ -116,6 +120,9 @@ struct Monitor {
     /// The peers still to check in this round (op-node's `peerList`): refilled with every
     /// connected peer when empty, so each connected peer is checked once per round.
     round: VecDeque<PeerId>,
+    /// Connected peers seen below the graylist cut-off's threshold, with the clock's monotonic
+    /// time of the first such check ([`Config::with_graylist_cutoff`]).
+    graylisted: HashMap<PeerId, Duration>,
     check_timer: Ticker,
     /// `None` when the slot is zero: no decay.
     decay_timer: Option<Ticker>,
@@ -125,6 +132,7 @@ impl fmt::Debug for Monitor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Monitor")
             .field("round", &self.round.len())
+            .field("graylisted", &self.graylisted.len())
             .field("check_timer", &self.check_timer)
             .field("decay_timer", &self.decay_timer)
             .finish_non_exhaustive()
@@ -183,6 +191,8 @@ impl Behaviour {
             next_expiry,
             protected: HashSet::new(),
             scores: HashMap::new(),
+            pending_inbound: HashMap::new(),
+            pending_per_ip: HashMap::new(),
             connections: HashMap::new(),
             to_close: VecDeque::new(),
             metrics: Metrics::default(),
@@ -206,6 +216,7 @@ impl Behaviour {
         self.monitor = Some(Monitor {
             book,
             round: VecDeque::new(),
+            graylisted: HashMap::new(),
             check_timer: Ticker::new(clock, PEER_MONITOR_INTERVAL),
             decay_timer: (!slot.is_zero()).then(|| Ticker::new(clock, slot)),
         });
@@ -502,6 +513,41 @@ impl Behaviour {
         Ok(false)
     }
 
+    /// Counts an inbound connection in its handshake against its IP's bound, or refuses it.
+    fn admit_pending_inbound(
+        &mut self,
+        connection: ConnectionId,
+        remote_addr: &Multiaddr,
+    ) -> Result<(), DenyReason> {
+        let (Some(max), Some(ip)) = (self.config.max_pending_inbound_per_ip(), ip_of(remote_addr))
+        else {
+            return Ok(());
+        };
+        let pending = self.pending_per_ip.entry(ip).or_default();
+        if *pending >= max {
+            return Err(DenyReason::TooManyPendingInbound {
+                ip,
+                pending: *pending,
+            });
+        }
+        *pending += 1;
+        self.pending_inbound.insert(connection, ip);
+        Ok(())
+    }
+
+    /// An inbound connection's handshake ended (established, failed or denied).
+    fn end_pending_inbound(&mut self, connection: ConnectionId) {
+        let Some(ip) = self.pending_inbound.remove(&connection) else {
+            return;
+        };
+        if let Entry::Occupied(mut entry) = self.pending_per_ip.entry(ip) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
+        }
+    }
+
     /// The peer monitor's step: checks the next connected peer of the round.
     fn monitor_next_peer(&mut self) {
         let Some(monitor) = self.monitor.as_mut() else {
@@ -522,6 +568,56 @@ impl Behaviour {
             Ok(true) => info!(target: TARGET, %peer, score, "peer monitor: banned for a low score"),
             Ok(false) => {}
             Err(error) => warn!(target: TARGET, %peer, %error, "peer monitor: ban not persisted"),
+        }
+    }
+
+    /// The graylist cut-off ([`Config::with_graylist_cutoff`]): reads every connected peer's score
+    /// (a map lookup each, once a second) and bans the unprotected ones that have been below the
+    /// threshold for the grace period. Unlike op-node's one-peer-a-second round, every peer is
+    /// checked each time: a graylisted peer costs bandwidth every second it stays connected.
+    fn cut_off_graylisted(&mut self) {
+        let Some(cutoff) = self.config.graylist_cutoff() else {
+            return;
+        };
+        let Some(monitor) = self.monitor.as_mut() else {
+            return;
+        };
+        let now = self.clock.now();
+        let connections = &self.connections;
+        monitor
+            .graylisted
+            .retain(|peer, _| connections.contains_key(peer));
+        let mut due = Vec::new();
+        for peer in self.connections.keys() {
+            if self.protected.contains(peer) {
+                continue;
+            }
+            let score = monitor.book.peer_score(peer);
+            if score >= cutoff.threshold {
+                monitor.graylisted.remove(peer);
+                continue;
+            }
+            let since = *monitor.graylisted.entry(*peer).or_insert(now);
+            if now.saturating_sub(since) >= cutoff.grace {
+                due.push((*peer, score));
+            }
+        }
+        for (peer, score) in due {
+            if !self.config.ban_peers() || self.is_peer_banned(&peer) {
+                continue;
+            }
+            let until = self
+                .clock
+                .unix_time()
+                .saturating_add(self.config.ban_duration().as_secs());
+            info!(
+                target: TARGET,
+                %peer, score, threshold = cutoff.threshold, grace = ?cutoff.grace, until,
+                "peer monitor: banned for staying below the graylist threshold"
+            );
+            if let Err(error) = self.ban_peer(peer, until) {
+                warn!(target: TARGET, %peer, %error, "peer monitor: ban not persisted");
+            }
         }
     }
 
@@ -710,21 +806,24 @@ impl NetworkBehaviour for Behaviour {
 
     fn handle_pending_inbound_connection(
         &mut self,
-        _connection_id: ConnectionId,
+        connection_id: ConnectionId,
         _local_addr: &Multiaddr,
         remote_addr: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        let result = self.check_addr(remote_addr);
+        let result = self
+            .check_addr(remote_addr)
+            .and_then(|()| self.admit_pending_inbound(connection_id, remote_addr));
         self.record_accept(result)
     }
 
     fn handle_established_inbound_connection(
         &mut self,
-        _connection_id: ConnectionId,
+        connection_id: ConnectionId,
         peer: PeerId,
         _local_addr: &Multiaddr,
         remote_addr: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.end_pending_inbound(connection_id);
         let result = self.check_established(&peer, remote_addr);
         self.record_accept(result)?;
         Ok(dummy::ConnectionHandler)
@@ -777,6 +876,8 @@ impl NetworkBehaviour for Behaviour {
                     .or_default()
                     .push((established.connection_id, ip));
             }
+            // A handshake that failed or timed out, or a connection another behaviour denied.
+            FromSwarm::ListenFailure(failure) => self.end_pending_inbound(failure.connection_id),
             FromSwarm::ConnectionClosed(ConnectionClosed {
                 peer_id,
                 connection_id,
@@ -825,6 +926,9 @@ impl NetworkBehaviour for Behaviour {
             }
             for _ in 0..checks {
                 self.monitor_next_peer();
+            }
+            if checks > 0 {
+                self.cut_off_graylisted();
             }
             for _ in 0..decays {
                 self.decay_app_scores();

@@ -64,4 +64,13 @@ pub enum DenyReason {
     /// is logged and the lift is retried on the next check.
     #[error("expired ban could not be lifted in the peer store")]
     BanStore,
+    /// The remote IP already has the maximum of inbound connections in their handshake
+    /// ([`Config::with_max_pending_inbound_per_ip`](crate::Config::with_max_pending_inbound_per_ip)).
+    #[error("IP {ip} already has {pending} inbound handshakes in progress")]
+    TooManyPendingInbound {
+        /// The remote IP.
+        ip: IpAddr,
+        /// Its handshakes in progress.
+        pending: usize,
+    },
 }

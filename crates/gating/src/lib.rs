@@ -94,7 +94,9 @@ mod ticker;
 
 pub use self::{
     behaviour::{Behaviour, MAX_TRACKED_SCORES, PEER_MONITOR_INTERVAL, SWEEP_INTERVAL},
-    config::{Config, DEFAULT_BAN_DURATION, DEFAULT_BAN_PEERS, DEFAULT_BAN_THRESHOLD},
+    config::{
+        Config, DEFAULT_BAN_DURATION, DEFAULT_BAN_PEERS, DEFAULT_BAN_THRESHOLD, GraylistCutoff,
+    },
     denied::{Denied, DenyReason},
     error::Error,
     metrics::Metrics,

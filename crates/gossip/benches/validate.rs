@@ -17,12 +17,14 @@
 //!    - `rayon::join (old)`: decode then `SignedBlockMessage::check`, the `rayon::join` on the
 //!      global pool the validator used before, for comparison.
 //! 2. Latency of one message through the whole validation pipeline, as the node runs it: the
-//!    message id (keeping the decompressed bytes), queue, blocking-pool hop (which wakes the
-//!    helper core ahead, `Validate::prepare`), check and result, `GAP` apart, 1 core against
+//!    message id (keeping the decompressed bytes; the helper core is woken before it,
+//!    `Validate::arriving`), queue, blocking-pool hop (which offers the signature to the
+//!    helper ahead, `Validate::prepare`), check and result, `GAP` apart, 1 core against
 //!    both.
 //! 3. Throughput of the whole validation pipeline (queue, permits, blocking pool, every check)
 //!    on a 2-worker tokio runtime at concurrency 1, 2 and 4, against one core
-//!    (`with_cores(1)`, concurrency 1): medians of `PIPELINE_RUNS` runs.
+//!    (`with_cores(1)`, concurrency 1): `PIPELINE_RUNS` rounds of every configuration in turn,
+//!    the ratio being the median of each round's ratio.
 //!
 //! Run: `cargo bench -p op-p2p-gossip --bench validate` (or `cargo xtask bench gossip`).
 
@@ -275,47 +277,56 @@ async fn pipeline_rate(
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// One message at a time through a fresh pipeline, `GAP` apart, as the node receives blocks:
-/// the message id (which keeps the decompressed bytes, on the caller as on the swarm task),
-/// then submit and wait for the result. Median of `ROUNDS`.
-async fn pipeline_latency(validator: Arc<Validator>, messages: &[Vec<u8>]) -> Duration {
-    let (pipeline, mut results) = ValidationPipeline::spawn(
-        Arc::clone(&validator),
-        Arc::new(op_p2p_api::ManualClock::new(NOW)),
-        Arc::new(NoopMetrics),
-        &Config::default(),
-    );
+/// One message at a time through a fresh pipeline per validator, `GAP` apart, as the node
+/// receives blocks: the message id (which keeps the decompressed bytes, on the caller as on the
+/// swarm task), then submit and wait for the result. The validators take turns message by
+/// message, so a change in the machine's speed during the run hits each alike (this VM's speed
+/// drifts by up to a third within minutes). Median of `ROUNDS` per validator.
+async fn pipeline_latencies(validators: &[Arc<Validator>], messages: &[Vec<u8>]) -> Vec<Duration> {
+    let mut pipelines: Vec<_> = validators
+        .iter()
+        .map(|validator| {
+            ValidationPipeline::spawn(
+                Arc::clone(validator),
+                Arc::new(op_p2p_api::ManualClock::new(NOW)),
+                Arc::new(NoopMetrics),
+                &Config::default(),
+            )
+        })
+        .collect();
     let topic = v4_topic();
     let topic_str = topic.to_string();
-    let mut samples = Vec::with_capacity(ROUNDS);
+    let mut samples = vec![Vec::with_capacity(ROUNDS); validators.len()];
     for i in 0..ROUNDS + 5 {
-        tokio::time::sleep(GAP).await;
-        let data = messages[i % messages.len()].clone();
-        let start = Instant::now();
-        // As the behaviour's id function does on arrival.
-        validator.prepare(data.len());
-        let mut decompressed = None;
-        let id = message_id_with(&topic_str, &data, |_, bytes| {
-            decompressed = Some(Bytes::copy_from_slice(bytes));
-        });
-        pipeline
-            .submit(ValidationRequest {
-                message_id: MessageId::new(&id),
-                source: PeerId::random(),
-                topic: topic.clone(),
-                data,
-                decompressed,
-            })
-            .await
-            .unwrap();
-        let result = results.recv().await.unwrap();
-        let elapsed = start.elapsed();
-        assert_ne!(result.outcome, Outcome::Reject);
-        if i >= 5 {
-            samples.push(elapsed);
+        for (v, (pipeline, results)) in pipelines.iter_mut().enumerate() {
+            tokio::time::sleep(GAP).await;
+            let data = messages[i % messages.len()].clone();
+            let start = Instant::now();
+            // As the behaviour's id function does on arrival.
+            validators[v].arriving(data.len());
+            let mut decompressed = None;
+            let id = message_id_with(&topic_str, &data, |_, bytes| {
+                decompressed = Some(Bytes::copy_from_slice(bytes));
+            });
+            pipeline
+                .submit(ValidationRequest {
+                    message_id: MessageId::new(&id),
+                    source: PeerId::random(),
+                    topic: topic.clone(),
+                    data,
+                    decompressed,
+                })
+                .await
+                .unwrap();
+            let result = results.recv().await.unwrap();
+            let elapsed = start.elapsed();
+            assert_ne!(result.outcome, Outcome::Reject);
+            if i >= 5 {
+                samples[v].push(elapsed);
+            }
         }
     }
-    median(samples)
+    samples.into_iter().map(median).collect()
 }
 
 fn median_rate(mut rates: Vec<f64>) -> f64 {
@@ -361,7 +372,9 @@ fn main() {
     println!("cores: {cores}; latency: median of {ROUNDS} calls, {GAP:?} idle before each");
     println!("load average at start: {}", load_average());
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    for size in &SIZES {
+    // `OP_P2P_BENCH_SIZE=485` runs only the sizes whose label contains it.
+    let only = std::env::var("OP_P2P_BENCH_SIZE").unwrap_or_default();
+    for size in SIZES.iter().filter(|s| s.label.contains(only.as_str())) {
         let messages = messages(size.txs);
         let decoded = SignedBlockMessage::decode(&messages[0])
             .unwrap()
@@ -400,12 +413,12 @@ fn main() {
             "\ntwo-core rows: {splits} messages split, {taken_back} taken back by the calling thread (helper not started in time)"
         );
 
-        let one = rt.block_on(pipeline_latency(
-            Arc::new(validator().with_cores(1)),
+        let both = Arc::new(validator());
+        let latencies = rt.block_on(pipeline_latencies(
+            &[Arc::new(validator().with_cores(1)), Arc::clone(&both)],
             &messages,
         ));
-        let both = Arc::new(validator());
-        let two = rt.block_on(pipeline_latency(Arc::clone(&both), &messages));
+        let (one, two) = (latencies[0], latencies[1]);
         let (splits, taken_back) = both.split_counts();
         println!(
             "\n| one message through the pipeline (id, queue, check, result), {GAP:?} apart | median µs | × floor | × 1 core |"
@@ -425,23 +438,34 @@ fn main() {
 
         let mut configs: Vec<(String, usize, usize)> = vec![("1 core, concurrency 1".into(), 1, 1)];
         configs.extend([1, 2, 4].map(|c| (format!("{cores} cores, concurrency {c}"), cores, c)));
-        let mut base = None;
-        println!("\n| pipeline | msgs/s (median of {PIPELINE_RUNS}) | × 1 core |");
+        // Rounds of every configuration in turn, so the machine's drift hits each alike; the
+        // ratio is the median of each round's ratio to that round's one-core rate.
+        let mut rates = vec![Vec::with_capacity(PIPELINE_RUNS); configs.len()];
+        for _ in 0..PIPELINE_RUNS {
+            for (i, (_, cores, concurrency)) in configs.iter().enumerate() {
+                rates[i].push(rt.block_on(pipeline_rate(
+                    validator().with_cores(*cores),
+                    &messages,
+                    size.pipeline_messages,
+                    *concurrency,
+                )));
+            }
+        }
+        println!(
+            "\n| pipeline ({PIPELINE_RUNS} interleaved rounds) | msgs/s (median) | × 1 core (median of rounds) |"
+        );
         println!("|---|---:|---:|");
-        for (label, cores, concurrency) in configs {
-            let rates = (0..PIPELINE_RUNS)
-                .map(|_| {
-                    rt.block_on(pipeline_rate(
-                        validator().with_cores(cores),
-                        &messages,
-                        size.pipeline_messages,
-                        concurrency,
-                    ))
-                })
+        for (i, (label, _, _)) in configs.iter().enumerate() {
+            let ratios = rates[i]
+                .iter()
+                .zip(&rates[0])
+                .map(|(r, base)| r / base)
                 .collect();
-            let rate = median_rate(rates);
-            let base = *base.get_or_insert(rate);
-            println!("| {label} | {rate:.0} | {:.2} |", rate / base);
+            println!(
+                "| {label} | {:.0} | {:.2} |",
+                median_rate(rates[i].clone()),
+                median_rate(ratios)
+            );
         }
     }
     println!("\nload average at end: {}", load_average());

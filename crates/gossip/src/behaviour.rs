@@ -25,10 +25,12 @@ use op_p2p_types::{BlockRef, BlockSigner, ExecutionPayloadEnvelope, RollupConfig
 use tokio::sync::mpsc;
 
 use crate::{
+    colocation::IpColocation,
     config::Config,
     decompressed::Decompressed,
     error::Error,
     metrics::{Metrics, NoopMetrics},
+    peer_score::{IP_COLOCATION_FACTOR_THRESHOLD, IP_COLOCATION_FACTOR_WEIGHT, ScoringMode},
     pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
     publisher::Publisher,
     router::{Gossipsub, new_gossipsub_keeping},
@@ -67,8 +69,11 @@ pub struct Reported {
     pub message_id: MessageId,
     /// The peer that forwarded it.
     pub source: PeerId,
-    /// The result reported.
+    /// op-node's outcome ([`Reason::outcome`]).
     pub outcome: Outcome,
+    /// What gossipsub was told ([`Reason::reported`]): a reject blamed on our own state goes
+    /// to gossipsub as an ignore, costing the peer no score.
+    pub reported: Outcome,
     /// Why it was not accepted.
     pub reason: Option<Reason>,
     /// Whether gossipsub still had the message (`report_message_validation_result`'s answer);
@@ -135,9 +140,17 @@ pub struct Behaviour {
     pipeline: ValidationPipeline,
     results: mpsc::Receiver<ValidationResult>,
     pipeline_open: bool,
-    /// Messages sent for validation and not answered yet: at most the queue plus the running
-    /// checks.
+    /// Messages sent for validation and not answered yet: at most the queue size.
     pending: HashMap<MessageId, PeerId>,
+    /// [`Self::pending`] counted per forwarding peer.
+    pending_per_peer: HashMap<PeerId, usize>,
+    /// The bound on [`Self::pending`].
+    queue_size: usize,
+    /// The bound on [`Self::pending_per_peer`].
+    queue_per_peer: usize,
+    /// op-node's P6 over gossipsub peers, fed into the application score; `None` when scoring
+    /// is off.
+    colocation: Option<IpColocation>,
     publisher: Publisher,
     score_book: Arc<dyn ScoreBook>,
     metrics: Arc<dyn Metrics>,
@@ -175,7 +188,7 @@ impl Behaviour {
         // A large message wakes the validator's helper core as soon as it arrives, before its
         // id is even computed: on a 2-vCPU VM a sleeping core took up to a millisecond to wake.
         let early = Arc::clone(&validator);
-        let decompressed = Decompressed::with_arrival_hook(move |len| early.prepare(len));
+        let decompressed = Decompressed::with_arrival_hook(move |len| early.arriving(len));
         let gossipsub = new_gossipsub_keeping(config, &rollup, &decompressed)?;
         let (pipeline, results) = ValidationPipeline::spawn(
             validator,
@@ -189,7 +202,7 @@ impl Behaviour {
             results,
             Publisher::new(rollup),
             services,
-            config.score_inspect_interval,
+            config,
         );
         this.decompressed = decompressed;
         Ok(this)
@@ -201,8 +214,17 @@ impl Behaviour {
         results: mpsc::Receiver<ValidationResult>,
         publisher: Publisher,
         services: Services,
-        score_interval: Duration,
+        config: &Config,
     ) -> Self {
+        let score_interval = config.score_inspect_interval;
+        let colocation = (config.scoring != ScoringMode::None).then(|| {
+            IpColocation::new(
+                IP_COLOCATION_FACTOR_THRESHOLD,
+                IP_COLOCATION_FACTOR_WEIGHT,
+                config.ip_colocation_whitelist.iter().copied(),
+            )
+            .count_loopback(config.ip_colocation_count_loopback)
+        });
         Self {
             gossipsub,
             decompressed: Decompressed::default(),
@@ -210,6 +232,10 @@ impl Behaviour {
             results,
             pipeline_open: true,
             pending: HashMap::new(),
+            pending_per_peer: HashMap::new(),
+            queue_size: config.validation_queue_size.max(1),
+            queue_per_peer: config.validation_queue_per_peer.max(1),
+            colocation,
             publisher,
             score_book: services.score_book,
             metrics: services.metrics,
@@ -237,6 +263,13 @@ impl Behaviour {
     /// Messages waiting for a validation result.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The peer's IP colocation factor as op-node's score snapshot has it (the surplus of
+    /// gossipsub peers over 10 at its addresses; 0 when scoring is off). Its score carries
+    /// `−35 · Σ surplus²` of it.
+    pub fn ip_colocation_factor(&self, peer: &PeerId) -> f64 {
+        self.colocation.as_ref().map_or(0.0, |c| c.factor(peer))
     }
 
     /// Signs `envelope` with the sequencer key `signer` and publishes it on its scheduled topic.
@@ -299,6 +332,26 @@ impl Behaviour {
                     return;
                 }
                 tracing::debug!(target: "gossip::hop", %message_id, peer = %propagation_source, bytes = message.data.len(), "received");
+                let queued = self
+                    .pending_per_peer
+                    .get(&propagation_source)
+                    .copied()
+                    .unwrap_or(0);
+                let refused = if queued >= self.queue_per_peer {
+                    Some(Reason::PeerBusy)
+                } else if self.pending.len() >= self.queue_size {
+                    Some(Reason::QueueFull)
+                } else {
+                    None
+                };
+                if let Some(reason) = refused {
+                    // Dropped before any work: the id function already decompressed it.
+                    self.decompressed.take(&message_id);
+                    self.metrics
+                        .record_validation(reason.outcome(), Some(reason), Duration::ZERO);
+                    self.report(message_id, propagation_source, Some(reason));
+                    return;
+                }
                 let request = ValidationRequest {
                     decompressed: self.decompressed.take(&message_id),
                     message_id: message_id.clone(),
@@ -309,6 +362,7 @@ impl Behaviour {
                 match self.pipeline.try_submit(request) {
                     Ok(()) => {
                         self.pending.insert(message_id, propagation_source);
+                        *self.pending_per_peer.entry(propagation_source).or_default() += 1;
                     }
                     Err(reason) => {
                         self.metrics.record_validation(
@@ -321,9 +375,11 @@ impl Behaviour {
                 }
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
-                let score = self.score_book.app_score(&peer_id);
-                let set = self.gossipsub.set_application_score(&peer_id, score);
-                tracing::trace!(target: "gossip", peer = %peer_id, %topic, score, set, "peer subscribed");
+                // Subscribing proves it speaks gossipsub (normally known already from the
+                // protocol it negotiated).
+                self.identify_gossipsub(peer_id, true);
+                let score = self.push_app_score(&peer_id);
+                tracing::trace!(target: "gossip", peer = %peer_id, %topic, score, "peer subscribed");
                 self.events
                     .push_back(Event::Gossipsub(gossipsub::Event::Subscribed {
                         peer_id,
@@ -340,7 +396,9 @@ impl Behaviour {
     /// Reports a validation result and emits an accepted block. A result whose message is not
     /// pending (already answered) is dropped.
     fn on_validation_result(&mut self, result: ValidationResult) {
-        if self.pending.remove(&result.message_id).is_none() {
+        if let Some(source) = self.pending.remove(&result.message_id) {
+            self.release(source);
+        } else {
             tracing::warn!(
                 target: "gossip",
                 message_id = %result.message_id,
@@ -361,6 +419,7 @@ impl Behaviour {
     /// pipeline has stopped, so no message goes unanswered.
     fn on_pipeline_closed(&mut self) {
         let pending: Vec<_> = self.pending.drain().collect();
+        self.pending_per_peer.clear();
         for (message_id, source) in pending {
             let reason = Reason::PipelineClosed;
             self.metrics
@@ -375,33 +434,87 @@ impl Behaviour {
     fn on_score_tick(&mut self) {
         let peers: Vec<PeerId> = self.gossipsub.all_peers().map(|(peer, _)| *peer).collect();
         for peer in peers {
-            self.gossipsub
-                .set_application_score(&peer, self.score_book.app_score(&peer));
+            self.push_app_score(&peer);
             let Some(total) = self.gossipsub.peer_score(&peer) else {
                 return;
             };
             let scores = GossipScores {
                 total,
+                ip_colocation_factor: self.ip_colocation_factor(&peer),
                 ..GossipScores::default()
             };
             self.score_book.record_gossip_scores(&peer, scores);
         }
     }
 
+    /// One answer less outstanding for `source`.
+    fn release(&mut self, source: PeerId) {
+        if let Some(count) = self.pending_per_peer.get_mut(&source) {
+            *count -= 1;
+            if *count == 0 {
+                self.pending_per_peer.remove(&source);
+            }
+        }
+    }
+
+    /// Pushes `peer`'s application score into gossipsub: the score book's, plus op-node's P6
+    /// term over gossipsub peers ([`IpColocation`]). Returns the score pushed.
+    fn push_app_score(&mut self, peer: &PeerId) -> f64 {
+        let p6 = self.colocation.as_ref().map_or(0.0, |c| c.penalty(peer));
+        let score = self.score_book.app_score(peer) + p6;
+        self.gossipsub.set_application_score(peer, score);
+        score
+    }
+
+    /// Re-pushes the application score of every peer whose P6 may have changed.
+    fn on_colocation_change(&mut self, affected: std::collections::HashSet<PeerId>) {
+        for peer in affected {
+            self.push_app_score(&peer);
+        }
+    }
+
+    /// Counts `peer` in P6 once it is known to speak gossipsub: `proven` (it subscribed), or
+    /// gossipsub reports a gossipsub protocol for it. (`PeerKind` is not exported by
+    /// libp2p-gossipsub 0.50; its `Display` names every gossipsub version "Gossipsub v1.x", and
+    /// `Floodsub` is also what gossipsub keeps for a peer that turned out not to support the
+    /// protocol at all. The P6 tests fail if that changes.)
+    fn identify_gossipsub(&mut self, peer: PeerId, proven: bool) {
+        let Some(colocation) = &self.colocation else {
+            return;
+        };
+        if colocation.is_gossipsub(&peer) || !colocation.is_connected(&peer) {
+            return;
+        }
+        let speaks = proven
+            || self
+                .gossipsub
+                .peer_protocol()
+                .any(|(p, kind)| *p == peer && kind.as_ref().starts_with("Gossipsub"));
+        if speaks && let Some(colocation) = &mut self.colocation {
+            let affected = colocation.gossipsub_identified(peer);
+            self.on_colocation_change(affected);
+        }
+    }
+
     fn report(&mut self, message_id: MessageId, source: PeerId, reason: Option<Reason>) {
         let outcome = reason.map_or(Outcome::Accept, Reason::outcome);
+        let reported = reason.map_or(Outcome::Accept, Reason::reported);
         let in_cache =
             self.gossipsub
-                .report_message_validation_result(&message_id, &source, outcome.into());
+                .report_message_validation_result(&message_id, &source, reported.into());
         if !in_cache {
             tracing::debug!(target: "gossip", %message_id, %outcome, "validated message no longer in gossipsub's cache");
         }
+        if reported != outcome {
+            tracing::debug!(target: "gossip", %message_id, peer = %source, ?reason, "reject blamed on local state: reported as ignore, no score cost");
+        }
         tracing::debug!(target: "gossip::hop", %message_id, %outcome, "reported (an accepted message is forwarded)");
-        self.metrics.record_report(outcome, in_cache);
+        self.metrics.record_report(reported, in_cache);
         self.events.push_back(Event::Validated(Reported {
             message_id,
             source,
             outcome,
+            reported,
             reason,
             in_cache,
         }));
@@ -471,6 +584,22 @@ impl NetworkBehaviour for Behaviour {
 
     fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
         self.gossipsub.on_swarm_event(event);
+        let Some(colocation) = &mut self.colocation else {
+            return;
+        };
+        let affected = match event {
+            FromSwarm::ConnectionEstablished(e) => colocation.connection_established(
+                e.peer_id,
+                e.connection_id,
+                e.endpoint.get_remote_address(),
+            ),
+            FromSwarm::ConnectionClosed(e) => colocation.connection_closed(e.connection_id),
+            FromSwarm::AddressChange(e) => {
+                colocation.address_changed(e.connection_id, e.new.get_remote_address())
+            }
+            _ => return,
+        };
+        self.on_colocation_change(affected);
     }
 
     fn on_connection_handler_event(
@@ -481,6 +610,9 @@ impl NetworkBehaviour for Behaviour {
     ) {
         self.gossipsub
             .on_connection_handler_event(peer, connection_id, event);
+        // The first handler event of a connection names the protocol it negotiated; a peer
+        // already counted costs one set lookup here.
+        self.identify_gossipsub(peer, false);
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ToSwarm<Event, THandlerInEvent<Self>>> {

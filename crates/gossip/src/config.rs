@@ -76,6 +76,10 @@ pub const DEFAULT_VALIDATION_TIMEOUT: Duration = Duration::from_secs(3);
 /// Messages waiting for validation before new ones are ignored (op-node
 /// `WithValidateQueueSize`).
 pub const DEFAULT_VALIDATION_QUEUE_SIZE: usize = 256;
+/// Messages one peer may have waiting for or in validation before its further messages are
+/// ignored ([`crate::Reason::PeerBusy`]). Not an op-node setting: op-node bounds validation
+/// globally only, so one peer can fill its whole queue.
+pub const DEFAULT_VALIDATION_QUEUE_PER_PEER: usize = 16;
 /// Messages buffered for sending to one peer (op-node `WithPeerOutboundQueueSize`; in
 /// rust-libp2p the per-connection handler queue).
 pub const DEFAULT_PEER_OUTBOUND_QUEUE_SIZE: usize = 256;
@@ -89,8 +93,8 @@ pub const SCORE_INSPECT_INTERVAL: Duration = Duration::from_secs(15);
 /// invariants op-node's `Config.Check` and rust-libp2p enforce.
 ///
 /// go-libp2p-pubsub's global validate throttle (512 validations in flight) has no separate
-/// knob here: the pipeline holds at most [`Self::validation_queue_size`] queued plus
-/// [`Self::validation_concurrency`] running validations.
+/// knob here: the behaviour keeps at most [`Self::validation_queue_size`] messages waiting for
+/// or in validation, at most [`Self::validation_queue_per_peer`] of them from one peer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// Mesh degree D.
@@ -118,15 +122,23 @@ pub struct Config {
     pub validation_timeout: Duration,
     /// Messages waiting for validation before new ones are ignored.
     pub validation_queue_size: usize,
+    /// Messages one peer may have waiting for or in validation before its further messages are
+    /// ignored; the pipeline also serves peers in turn, so a peer flooding blocks (say, signed
+    /// by its own key, which costs us a signature recovery each and no score) gets at most its
+    /// share of the validation work. Our addition; op-node has no per-peer bound.
+    pub validation_queue_per_peer: usize,
     /// Messages buffered for sending to one peer.
     pub peer_outbound_queue_size: usize,
     /// How often application scores go into gossipsub and gossip score snapshots into the
     /// score book (op-node's `peerScoreInspectFrequency`, 15 s).
     pub score_inspect_interval: Duration,
-    /// IPs exempt from the IP-colocation penalty (P6). Empty, as op-node's. For networks of
-    /// many nodes on one host (a local devnet), where every inbound connection comes from the
-    /// loopback address and more than 10 peers on it would ban each other.
+    /// IPs exempt from the IP-colocation penalty (P6). Empty, as op-node's. Loopback addresses
+    /// need no entry: like go-libp2p-pubsub, P6 skips them (see [`crate::IpColocation`]). For
+    /// operators whose peers reach them through one address that is not loopback (a NAT).
     pub ip_colocation_whitelist: Vec<std::net::IpAddr>,
+    /// Count loopback addresses in P6. Off, as go-libp2p-pubsub (which skips loopback
+    /// connections); for tests that check the colocation count on 127.0.0.1.
+    pub ip_colocation_count_loopback: bool,
 }
 
 impl Default for Config {
@@ -143,9 +155,11 @@ impl Default for Config {
             validation_concurrency: DEFAULT_VALIDATION_CONCURRENCY,
             validation_timeout: DEFAULT_VALIDATION_TIMEOUT,
             validation_queue_size: DEFAULT_VALIDATION_QUEUE_SIZE,
+            validation_queue_per_peer: DEFAULT_VALIDATION_QUEUE_PER_PEER,
             peer_outbound_queue_size: DEFAULT_PEER_OUTBOUND_QUEUE_SIZE,
             score_inspect_interval: SCORE_INSPECT_INTERVAL,
             ip_colocation_whitelist: Vec::new(),
+            ip_colocation_count_loopback: false,
         }
     }
 }
@@ -173,6 +187,19 @@ impl Config {
     /// Exempts `ips` from the IP-colocation penalty (see [`Self::ip_colocation_whitelist`]).
     pub fn with_ip_colocation_whitelist(mut self, ips: Vec<std::net::IpAddr>) -> Self {
         self.ip_colocation_whitelist = ips;
+        self
+    }
+
+    /// Counts loopback addresses in the IP-colocation penalty (see
+    /// [`Self::ip_colocation_count_loopback`]).
+    pub const fn with_ip_colocation_count_loopback(mut self, on: bool) -> Self {
+        self.ip_colocation_count_loopback = on;
+        self
+    }
+
+    /// Sets how many messages one peer may have waiting for or in validation.
+    pub const fn with_validation_queue_per_peer(mut self, size: usize) -> Self {
+        self.validation_queue_per_peer = size;
         self
     }
 
@@ -248,6 +275,7 @@ impl Config {
         for (name, value) in [
             ("validation concurrency", self.validation_concurrency),
             ("validation queue size", self.validation_queue_size),
+            ("validation queue per peer", self.validation_queue_per_peer),
             ("peer outbound queue size", self.peer_outbound_queue_size),
         ] {
             if value == 0 {
@@ -262,7 +290,7 @@ impl Config {
 
     /// The gossipsub router configuration (spec §3.1): op-node's mesh, heartbeat, history,
     /// seen-cache and publish settings, go-libp2p-pubsub's defaults where op-node keeps them,
-    /// anonymous messages with strict no-sign validation, manual validation, the 10 MiB limit
+    /// floodsub support (`/floodsub/1.0.0` next to `/meshsub/1.x`), anonymous messages with strict no-sign validation, manual validation, the 10 MiB limit
     /// and op-node's topic-bound message id.
     pub fn gossipsub_config(&self) -> Result<gossipsub::Config, Error> {
         self.gossipsub_config_with_id(gossip_message_id)
@@ -308,6 +336,9 @@ impl Config {
             .validation_mode(gossipsub::ValidationMode::Anonymous)
             .validate_messages()
             .message_id_fn(message_id)
+            // go-libp2p-pubsub's gossipsub also speaks `/floodsub/1.0.0`, so op-node advertises
+            // it and floods floodsub peers every message of the topics they subscribe to.
+            .support_floodsub()
             .build()?;
         Ok(config)
     }
@@ -359,6 +390,7 @@ mod tests {
         ));
         assert_eq!(gs.max_transmit_size(), 10 * 1024 * 1024);
         assert_eq!(gs.connection_handler_queue_len(), 256);
+        assert!(gs.support_floodsub());
     }
 
     #[test]

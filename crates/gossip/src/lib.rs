@@ -15,8 +15,8 @@
 //! - [`Validator`]: every rule of op-node's blocks validator in op-node's order, with op-node's
 //!   outcome ([`Outcome`]) and a typed [`Reason`]; time is an argument. The expected signer is an
 //!   [`UnsafeBlockSigner`] that can be rotated at run time.
-//! - [`ValidationPipeline`]: validation off the swarm task, bounded (queue 256, 4 at once), with
-//!   a 3 s timeout (ignore) and panic isolation (reject).
+//! - [`ValidationPipeline`]: validation off the swarm task, bounded (queue 256, 16 per peer,
+//!   4 at once, peers served in turn), with a 3 s timeout (ignore) and panic isolation (reject).
 //! - [`Metrics`]: counters by outcome and reason and validation durations, no per-peer labels.
 //!
 //! # Bird's eye view
@@ -74,11 +74,21 @@
 //! ```
 //!
 //! # Where we differ from op-node
+//! - **What the score sees** ([`Reason::blame`], [`Reason::reported`]): a reject that depends
+//!   on our own state (the signer we hold, our clock, our fork schedule, the blocks we saw at a
+//!   height, a panic) is reported to gossipsub as an ignore: not forwarded, no penalty. Only a
+//!   reject no honest forwarder can cause (a broken frame, signature bytes, layout, block hash)
+//!   is a REJECT. The verdict and the metrics by reason stay op-node's.
 //! - **P4 scoring** (on by default, [`Config::invalid_message_scoring`]): op-node scores no
-//!   topic, so a peer flooding forged blocks loses nothing. We score invalid deliveries on the
-//!   four blocks topics (weight −2 per topic, squared count, 100-epoch decay: 5 rejects put a
-//!   peer below the −40 graylist threshold); see [`peer_score`](crate::peer_score_params).
+//!   topic. We score invalid deliveries on the four blocks topics (weight −2 per topic, squared
+//!   count, 100-epoch decay: 5 rejects put a peer below the −40 graylist threshold); it only
+//!   ever counts rejects blamed on the message; see [`peer_score`](crate::peer_score_params).
 //!   Local policy only: scores never go on the wire.
+//! - **P6 over gossipsub peers** ([`IpColocation`]): go-libp2p-pubsub's count (pubsub peers
+//!   only, loopback skipped) instead of rust-libp2p's (every connection), fed through the
+//!   application score.
+//! - **Bounded work per peer**: at most [`Config::validation_queue_per_peer`] messages of one
+//!   peer in validation, and peers served in turn.
 //! - **Exact per-height limit**: the record is checked and updated under one lock, so exactly 6
 //!   distinct blocks per height pass (op-node: "a few more" under races).
 //! - **The timeout is enforced**: op-node's 3 s validator timeout has no effect because its
@@ -89,9 +99,10 @@
 //!   score, not its components, so [`GossipScores`](op_p2p_api::GossipScores) components stay 0.
 //! - **Queues**: go-libp2p-pubsub's validate queue (256) and per-peer outbound queue (256) map
 //!   to [`Config::validation_queue_size`] and gossipsub's connection-handler queue; its global
-//!   validate throttle (512) has no separate equivalent (at most queue + concurrency
-//!   validations are in flight). IDONTWANT's 3-heartbeat TTL and floodsub support have no
-//!   rust-libp2p knob; op-node peers negotiate meshsub anyway.
+//!   validate throttle (512) has no separate equivalent (at most the queue size of messages
+//!   wait for or are in validation). IDONTWANT's 3-heartbeat TTL has no rust-libp2p knob.
+//!   Floodsub support is on, as in op-node: `/floodsub/1.0.0` is advertised next to
+//!   `/meshsub/1.x`, and a floodsub peer gets every message of the topics it subscribes to.
 //!
 //! Matching op-node where the written spec differs: the topic-bound message id, the signature
 //! checked before decoding, Jovian's non-zero `blobGasUsed`, 6 blocks per height, and the zero
@@ -104,9 +115,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod behaviour;
+mod colocation;
 mod config;
 mod decompressed;
 mod error;
+mod fair_queue;
 mod metrics;
 mod peer_score;
 mod pipeline;
@@ -127,14 +140,16 @@ pub use libp2p_identity::PeerId;
 
 pub use self::{
     behaviour::{Behaviour, Event, Reported, Services},
+    colocation::IpColocation,
     config::{
         Config, DEFAULT_MESH_D, DEFAULT_MESH_DHI, DEFAULT_MESH_DLAZY, DEFAULT_MESH_DLO,
         DEFAULT_PEER_OUTBOUND_QUEUE_SIZE, DEFAULT_TIMESTAMP_THRESHOLD,
-        DEFAULT_VALIDATION_CONCURRENCY, DEFAULT_VALIDATION_QUEUE_SIZE, DEFAULT_VALIDATION_TIMEOUT,
-        DIRECT_CONNECT_TICKS, FANOUT_TTL, GOSSIP_FACTOR, GOSSIP_RETRANSMISSION,
-        GRAFT_FLOOD_THRESHOLD, HEARTBEAT_INITIAL_DELAY, HEARTBEAT_INTERVAL, HISTORY_GOSSIP,
-        HISTORY_LENGTH, IDONTWANT_MESSAGE_THRESHOLD, IWANT_FOLLOWUP_TIME, MAX_IHAVE_LENGTH,
-        MAX_IHAVE_MESSAGES, MAX_MESH_PARAMETER, MESH_DOUT, MESH_DSCORE, OPPORTUNISTIC_GRAFT_PEERS,
+        DEFAULT_VALIDATION_CONCURRENCY, DEFAULT_VALIDATION_QUEUE_PER_PEER,
+        DEFAULT_VALIDATION_QUEUE_SIZE, DEFAULT_VALIDATION_TIMEOUT, DIRECT_CONNECT_TICKS,
+        FANOUT_TTL, GOSSIP_FACTOR, GOSSIP_RETRANSMISSION, GRAFT_FLOOD_THRESHOLD,
+        HEARTBEAT_INITIAL_DELAY, HEARTBEAT_INTERVAL, HISTORY_GOSSIP, HISTORY_LENGTH,
+        IDONTWANT_MESSAGE_THRESHOLD, IWANT_FOLLOWUP_TIME, MAX_IHAVE_LENGTH, MAX_IHAVE_MESSAGES,
+        MAX_MESH_PARAMETER, MESH_DOUT, MESH_DSCORE, OPPORTUNISTIC_GRAFT_PEERS,
         OPPORTUNISTIC_GRAFT_TICKS, PRUNE_BACKOFF, SCORE_INSPECT_INTERVAL, SEEN_MESSAGES_TTL,
         UNSUBSCRIBE_BACKOFF, gossip_message_id,
     },
@@ -155,5 +170,5 @@ pub use self::{
     seen::{MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS, SeenBlocks},
     signer::UnsafeBlockSigner,
     validator::{MAX_FUTURE_DRIFT_SECS, QUICK_CHECK_MAX_BYTES, Validate, Validator},
-    verdict::{Outcome, Reason, Verdict},
+    verdict::{Blame, Outcome, Reason, Verdict},
 };

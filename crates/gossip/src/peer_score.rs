@@ -1,5 +1,6 @@
-//! Peer-score parameters: op-node's "light" scoring (spec §3.2), plus invalid-delivery (P4)
-//! scoring on the blocks topics.
+//! Peer-score parameters: op-node's "light" scoring (spec §3.2), with P6 computed outside
+//! gossipsub over gossipsub peers, plus invalid-delivery (P4) scoring on the blocks topics for
+//! rejects no honest forwarder causes.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -31,7 +32,8 @@ pub const OPPORTUNISTIC_GRAFT_THRESHOLD: f64 = 0.05;
 
 /// Weight of the application score (P5).
 pub const APP_SPECIFIC_WEIGHT: f64 = 1.0;
-/// Weight of the IP colocation factor (P6).
+/// Weight of the IP colocation factor (P6), applied by [`crate::IpColocation`] through the
+/// application score: gossipsub's own P6 weight is 0 (see [`peer_score_params`]).
 pub const IP_COLOCATION_FACTOR_WEIGHT: f64 = -35.0;
 /// Peers per IP before P6 applies.
 pub const IP_COLOCATION_FACTOR_THRESHOLD: f64 = 10.0;
@@ -105,11 +107,23 @@ pub fn blocks_topic_params() -> TopicScoreParams {
 /// 10 peers per IP, and the behaviour penalty above 6. Decay runs once per slot (the rollup
 /// block time, 2 s if unset) and scores of disconnected peers are kept 600 slots.
 ///
+/// # P6 over gossipsub peers only
+/// gossipsub's own P6 is off here (`ip_colocation_factor_weight` 0, no whitelist): rust-libp2p
+/// counts every connected peer's IP, go-libp2p-pubsub only peers that speak pubsub, and skips
+/// loopback. [`crate::IpColocation`] computes go's count and the behaviour adds `−35·P6` to the
+/// application score (weight 1), so the total is op-node's.
+///
 /// # Difference: P4 on the blocks topics
 /// With no scored topic a REJECT costs the sender nothing in op-node, so a peer can flood forged
-/// blocks (each one a signature recovery) for free. We add, on by default and switchable off
-/// ([`crate::Config::invalid_message_scoring`]), a topic score on each of the four blocks
-/// topics with every term off except P4:
+/// blocks (each one a decompression and often a signature recovery) for free. We add, on by
+/// default and switchable off ([`crate::Config::invalid_message_scoring`]), a topic score on
+/// each of the four blocks topics with every term off except P4. P4 only ever counts rejects an
+/// honest forwarder cannot cause ([`crate::Blame::Message`]: a broken frame, signature bytes,
+/// layout or block hash): a reject that depends on our state (signer, clock, fork schedule, the
+/// per-height record) is reported to gossipsub as an ignore ([`crate::Reason::reported`]), so a
+/// signer rotation or a drifting clock never costs an honest peer score. Kept because those
+/// rejects can only come from a broken or hostile peer, and without P4 such a peer keeps us
+/// decompressing and decoding its garbage at no cost:
 ///
 /// - topic weight [`BLOCKS_TOPIC_WEIGHT`] = 1, P4 weight [`INVALID_MESSAGE_DELIVERIES_WEIGHT`]
 ///   = −2, so `k` rejected messages on one topic cost `−2·k²`: 1 → −2, 3 → −18 (below the gossip
@@ -143,9 +157,9 @@ pub fn peer_score_params(
         topics,
         topic_score_cap: 0.0,
         app_specific_weight: APP_SPECIFIC_WEIGHT,
-        ip_colocation_factor_weight: IP_COLOCATION_FACTOR_WEIGHT,
+        // P6 is computed over gossipsub peers by `IpColocation` and fed as application score.
+        ip_colocation_factor_weight: 0.0,
         ip_colocation_factor_threshold: IP_COLOCATION_FACTOR_THRESHOLD,
-        ip_colocation_factor_whitelist: config.ip_colocation_whitelist.iter().copied().collect(),
         behaviour_penalty_weight: BEHAVIOUR_PENALTY_WEIGHT,
         behaviour_penalty_threshold: BEHAVIOUR_PENALTY_THRESHOLD,
         behaviour_penalty_decay: score_decay(BEHAVIOUR_PENALTY_DECAY_SLOTS),
@@ -182,8 +196,10 @@ mod tests {
         assert!(params.topics.is_empty());
         assert_eq!(params.topic_score_cap, 0.0);
         assert_eq!(params.app_specific_weight, 1.0);
-        assert_eq!(params.ip_colocation_factor_weight, -35.0);
-        assert_eq!(params.ip_colocation_factor_threshold, 10.0);
+        // op-node's P6 (−35 above 10) is applied through the app score by `IpColocation`.
+        assert_eq!(params.ip_colocation_factor_weight, 0.0);
+        assert_eq!(IP_COLOCATION_FACTOR_WEIGHT, -35.0);
+        assert_eq!(IP_COLOCATION_FACTOR_THRESHOLD, 10.0);
         assert_eq!(params.behaviour_penalty_weight, -16.0);
         assert_eq!(params.behaviour_penalty_threshold, 6.0);
         assert!((params.behaviour_penalty_decay - 0.926_118_7).abs() < 1e-6);
@@ -217,12 +233,12 @@ mod tests {
     fn none_means_no_scoring() {
         let config = Config::default().with_scoring(ScoringMode::None);
         assert!(peer_score_params(&config, &rollup(2)).is_none());
+        // gossipsub's own P6 never applies; the whitelist goes to `IpColocation`.
         let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let config = Config::default().with_ip_colocation_whitelist(vec![loopback]);
         let (params, _) = peer_score_params(&config, &rollup(2)).unwrap();
-        assert!(params.ip_colocation_factor_whitelist.contains(&loopback));
-        let (params, _) = peer_score_params(&Config::default(), &rollup(2)).unwrap();
         assert!(params.ip_colocation_factor_whitelist.is_empty());
+        assert_eq!(params.ip_colocation_factor_weight, 0.0);
     }
 
     #[test]

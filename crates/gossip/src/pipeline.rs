@@ -16,6 +16,7 @@ use op_p2p_api::Clock;
 
 use crate::{
     config::Config,
+    fair_queue::FairQueue,
     metrics::Metrics,
     validator::Validate,
     verdict::{Outcome, Reason, Verdict},
@@ -76,7 +77,11 @@ impl ValidationResult {
 ///   the behaviour ignores the message (op-node's pubsub drops it as "throttled", also without
 ///   penalty). The swarm task never waits on validation.
 /// - The worker takes a permit before it takes a request, so waiting messages stay in the
-///   bounded queue, visible to `try_submit`.
+///   bounded queue, visible to `try_submit`. With a permit, it moves what is waiting (up to
+///   the queue size) into a per-peer fair queue (`fair_queue.rs`) and takes the next request
+///   from the peers in turn, so one peer's burst does not delay the others' messages; the
+///   behaviour also bounds what one peer may have waiting
+///   ([`Config::validation_queue_per_peer`]).
 /// - A quick check ([`Validate::is_quick`]: the validator's for blocks under 8 KiB, ~0.1 ms)
 ///   runs on the pipeline task itself, in order: handing it to a blocking thread and back costs
 ///   two thread wake-ups, more than the check (measured on the devnet: 176 µs p50 to reach a
@@ -85,7 +90,7 @@ impl ValidationResult {
 ///   block) and keeps its permit until it really ends, so a check that outlives its timeout still counts
 ///   against the concurrency. A check that finishes in time releases its permit only once its
 ///   result is queued: a full results channel slows validation down instead of piling up
-///   results, and with a concurrency of 1 results come out in arrival order.
+///   results, and with a concurrency of 1 each peer's results come out in its arrival order.
 /// - Timeout: ignore ([`Reason::Timeout`]). Panic: reject ([`Reason::Panic`]), as op-node's
 ///   `guardGossipValidator`.
 #[derive(Debug, Clone)]
@@ -115,7 +120,7 @@ impl ValidationPipeline {
             timeout: config.validation_timeout,
             results: result_tx,
         };
-        tokio::spawn(worker.run(request_rx, concurrency));
+        tokio::spawn(worker.run(request_rx, concurrency, queue));
         (Self { requests }, results)
     }
 
@@ -148,23 +153,42 @@ struct Worker<V> {
 }
 
 impl<V: Validate> Worker<V> {
-    async fn run(self, mut requests: mpsc::Receiver<ValidationRequest>, concurrency: usize) {
+    async fn run(
+        self,
+        mut requests: mpsc::Receiver<ValidationRequest>,
+        concurrency: usize,
+        queue_size: usize,
+    ) {
         let permits = Arc::new(Semaphore::new(concurrency));
         let this = Arc::new(self);
+        let mut waiting = FairQueue::default();
         loop {
             // The semaphore is never closed, so this only fails if that changes.
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                 break;
             };
-            let Some(request) = requests.recv().await else {
-                break;
+            // Everything already waiting joins the fair queue (bounded, so a caller of `submit`
+            // cannot grow it past the queue size), then the next peer in turn is served.
+            while waiting.len() < queue_size {
+                match requests.try_recv() {
+                    Ok(request) => waiting.push(request),
+                    Err(_) => break,
+                }
+            }
+            let request = match waiting.pop() {
+                Some(request) => request,
+                None => match requests.recv().await {
+                    Some(request) => request,
+                    None => break,
+                },
             };
             let decompressed_len = request.decompressed.as_ref().map(|d| d.len());
             if this.validator.is_quick(decompressed_len) {
                 this.validate_here(request, permit).await;
             } else {
-                this.validator
-                    .prepare(decompressed_len.unwrap_or(request.data.len()));
+                if let Some(decompressed) = &request.decompressed {
+                    this.validator.prepare(decompressed);
+                }
                 tokio::spawn(Arc::clone(&this).validate_one(request, permit));
             }
         }
@@ -211,7 +235,8 @@ impl<V: Validate> Worker<V> {
         let now = self.clock.unix_time();
         let validator = Arc::clone(&self.validator);
         // The check hands its permit back with the verdict, and the permit is released only
-        // once the result is queued: with a concurrency of 1, results leave in arrival order.
+        // once the result is queued: with a concurrency of 1, each peer's results leave in its
+        // arrival order.
         // A check that times out keeps its permit until it really ends.
         let on_pool = tokio::task::spawn_blocking(move || {
             let on_thread = started.elapsed();

@@ -21,7 +21,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use op_p2p_api::{ManualClock, MemoryScoreBook, UnsafePayload};
+use op_p2p_api::{Clock, ManualClock, MemoryScoreBook, UnsafePayload};
 
 use crate::{
     Behaviour, Config, Event, GossipCounters, Reported, Services, UnsafeBlockSigner,
@@ -159,6 +159,8 @@ enum Command {
     ),
     PublishRaw(TopicHash, Vec<u8>, Reply<Result<MessageId, PublishError>>),
     PeerScore(PeerId, Reply<Option<f64>>),
+    IpColocationFactor(PeerId, Reply<f64>),
+    ConnectedPeers(Reply<usize>),
     InspectScores(Reply<()>),
 }
 
@@ -196,11 +198,17 @@ impl Drop for TestNode {
 impl TestNode {
     /// Starts a node with `config`, listening on an ephemeral port of 127.0.0.1.
     pub async fn spawn(config: Config) -> Self {
+        Self::spawn_with_clock(config, Arc::new(ManualClock::new(NOW))).await
+    }
+
+    /// [`Self::spawn`] validating at the time `clock` tells (a shared [`ManualClock`] to move
+    /// time, or one set apart to give a node a skewed clock).
+    pub async fn spawn_with_clock(config: Config, clock: Arc<dyn Clock>) -> Self {
         let signer = UnsafeBlockSigner::new(sequencer().address());
         let counters = Arc::new(GossipCounters::new());
         let score_book = Arc::new(MemoryScoreBook::new());
         let services = Services {
-            clock: Arc::new(ManualClock::new(NOW)),
+            clock,
             score_book: score_book.clone(),
             metrics: counters.clone(),
         };
@@ -287,6 +295,17 @@ impl TestNode {
             .await
     }
 
+    /// This node's IP colocation factor of `peer` (see [`Behaviour::ip_colocation_factor`]).
+    pub async fn ip_colocation_factor(&self, peer: PeerId) -> f64 {
+        self.call("colocation", |r| Command::IpColocationFactor(peer, r))
+            .await
+    }
+
+    /// The peers this node has a connection to.
+    pub async fn connected_peers(&self) -> usize {
+        self.call("connected peers", Command::ConnectedPeers).await
+    }
+
     /// Runs the periodic score inspection now.
     pub async fn inspect_scores(&self) {
         self.call("inspect scores", Command::InspectScores).await;
@@ -346,6 +365,12 @@ async fn run(
                     }
                     Command::PeerScore(peer, reply) => {
                         let _ = reply.send(behaviour.peer_score(&peer));
+                    }
+                    Command::IpColocationFactor(peer, reply) => {
+                        let _ = reply.send(behaviour.ip_colocation_factor(&peer));
+                    }
+                    Command::ConnectedPeers(reply) => {
+                        let _ = reply.send(swarm.connected_peers().count());
                     }
                     Command::InspectScores(reply) => {
                         behaviour.inspect_scores();

@@ -2,21 +2,22 @@
 //! stateless checks first, then the per-height record.
 
 use std::{
+    collections::VecDeque,
     sync::{Mutex, PoisonError},
     time::Duration,
 };
 
 use libp2p_gossipsub::TopicHash;
 use op_p2p_types::{
-    Bytes, ExecutionPayloadEnvelope, GossipDecodeError, Hardfork, PARALLEL_VERIFY_MIN_BYTES,
-    PayloadVersion, RollupConfig, SignedBlockMessage,
+    Address, Bytes, ExecutionPayloadEnvelope, GossipDecodeError, Hardfork,
+    PARALLEL_VERIFY_MIN_BYTES, PayloadVersion, RollupConfig, SignatureError, SignedBlockMessage,
 };
 
 use crate::{
     router::topic_hash,
     seen::SeenBlocks,
     signer::UnsafeBlockSigner,
-    two_core::TwoCore,
+    two_core::{Half, TwoCore},
     verdict::{Reason, Verdict},
 };
 
@@ -53,12 +54,40 @@ pub trait Validate: Send + Sync + 'static {
         false
     }
 
-    /// Called as a message of `len` bytes arrives (raw length, from the behaviour's message id
-    /// function) and again when the pipeline hands it to a blocking thread (decompressed length
-    /// when known), before the check starts: a validator can get ready meanwhile. Default:
-    /// nothing.
-    fn prepare(&self, len: usize) {
+    /// Called as a message of `len` bytes (raw, compressed) arrives, from the behaviour's
+    /// message id function before the id is computed: a validator can get ready meanwhile
+    /// ([`Validator`] wakes its helper core for a large one). Must be cheap: it runs on the
+    /// swarm task. Default: nothing.
+    fn arriving(&self, len: usize) {
         let _ = len;
+    }
+
+    /// Called by the pipeline as it hands a message that decompresses to `decompressed` to a
+    /// blocking thread, before the check starts there: a validator can start work that does
+    /// not depend on the thread meanwhile ([`Validator`] starts a large message's signature on
+    /// its helper core). Must be cheap: it runs on the pipeline's async task. Default: nothing.
+    fn prepare(&self, decompressed: &Bytes) {
+        let _ = decompressed;
+    }
+}
+
+/// Signature checks started ahead ([`Validate::prepare`]) and not yet claimed, at most: the
+/// messages handed to blocking threads but not yet checked there. Older ones are withdrawn.
+const EARLY_SIGNATURES: usize = 2;
+
+/// A large message's signature check started on the helper core ahead of its validation.
+#[derive(Debug)]
+struct EarlySignature {
+    /// The address where the message's signed bytes start, and their length: the validation
+    /// decodes the same buffer, so this identifies the message (the half holds the buffer, so
+    /// its memory cannot be reused while the entry lives). Only compared.
+    signed_bytes: (usize, usize),
+    half: Half<Result<Address, SignatureError>>,
+}
+
+impl EarlySignature {
+    fn key(signed_bytes: &[u8]) -> (usize, usize) {
+        (signed_bytes.as_ptr() as usize, signed_bytes.len())
     }
 }
 
@@ -101,6 +130,8 @@ pub struct Validator {
     seen: [Mutex<SeenBlocks>; 4],
     /// The second core for large messages.
     two_core: TwoCore,
+    /// Signature checks started ahead by [`Validate::prepare`], oldest first.
+    early: Mutex<VecDeque<EarlySignature>>,
 }
 
 impl Validator {
@@ -120,6 +151,7 @@ impl Validator {
             topics,
             seen: Default::default(),
             two_core: TwoCore::for_this_machine(),
+            early: Mutex::default(),
         }
     }
 
@@ -179,7 +211,7 @@ impl Validator {
         now: u64,
     ) -> Verdict {
         if decompressed.is_none() && data.len() >= PARALLEL_VERIFY_MIN_BYTES {
-            // The helper wakes while this thread decompresses (a no-op if it is already up).
+            // The helper wakes while this thread decompresses (no-op if one is spinning).
             self.two_core.prewake();
         }
         let _in_flight = self.two_core.enter();
@@ -238,15 +270,17 @@ impl Validator {
             Err(_) => (None, Some(Reason::InvalidSignature)),
         };
         if message.signed_bytes().len() >= PARALLEL_VERIFY_MIN_BYTES {
-            // The signature (keccak over the body, one ecrecover) on a helper core, the payload
-            // (decode, transactions trie, header) here; `None` when no core is spare.
-            let owned = message.clone();
-            let split = self.two_core.join(
-                || self.check_payload(message, version, now),
-                move || owned.recover_signer(chain_id),
-            );
-            if let Some(((envelope, payload_failure), recovered)) = split {
-                let (signer, signature_failure) = judge(recovered);
+            // The signature (keccak over the body, one ecrecover) on a helper core, started
+            // ahead by `prepare` or now, the payload (decode, transactions trie, header) here;
+            // `None` when no core is spare.
+            let half = self.take_early(message).or_else(|| {
+                let owned = message.clone();
+                self.two_core
+                    .offer(0, move || owned.recover_signer(chain_id))
+            });
+            if let Some(half) = half {
+                let (envelope, payload_failure) = self.check_payload(message, version, now);
+                let (signer, signature_failure) = judge(half.join());
                 return Verdict {
                     reason: signature_failure.or(payload_failure),
                     signer,
@@ -268,6 +302,17 @@ impl Validator {
             signer,
             envelope,
         }
+    }
+
+    /// The signature check [`Validate::prepare`] started for `message`, if any.
+    fn take_early(
+        &self,
+        message: &SignedBlockMessage,
+    ) -> Option<Half<Result<Address, SignatureError>>> {
+        let key = EarlySignature::key(&message.signed_bytes());
+        let mut early = self.early.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = early.iter().position(|e| e.signed_bytes == key)?;
+        early.remove(index).map(|e| e.half)
     }
 
     /// Rule 20 for block `hash` at `height` on the topic of `version`: checks and records it.
@@ -347,12 +392,46 @@ impl Validate for Validator {
         decompressed_len.is_some_and(|len| len < QUICK_CHECK_MAX_BYTES)
     }
 
-    /// A large message wakes a helper core now, so it is awake when the blocking thread
-    /// splits the message (see `two_core.rs`).
-    fn prepare(&self, len: usize) {
+    /// A large message wakes the helper core, which spins for the signature half that
+    /// [`Validate::prepare`] offers (see `two_core.rs`). The raw length is compared with the
+    /// decompressed threshold: a large block compresses to about 0.7 of its size, and a
+    /// wasted wake-up costs a spin of at most 2 ms on a spare core.
+    fn arriving(&self, len: usize) {
         if len >= PARALLEL_VERIFY_MIN_BYTES {
             self.two_core.prewake();
         }
+    }
+
+    /// A large message's signature check (keccak over the body, one ecrecover: it needs
+    /// nothing the rest of the check computes) starts on the helper core now, when a core is
+    /// spare, so the helper wakes while the blocking thread does (see `two_core.rs`). The
+    /// verdict is unchanged: the result is judged, in op-node's rule order, by the validation
+    /// that claims it; a message that fails an earlier rule only wastes the helper's work.
+    fn prepare(&self, decompressed: &Bytes) {
+        let Ok(message) = SignedBlockMessage::from_decompressed(decompressed.clone()) else {
+            return;
+        };
+        let signed_bytes = message.signed_bytes();
+        if signed_bytes.len() < PARALLEL_VERIFY_MIN_BYTES || self.signer.get().is_zero() {
+            return;
+        }
+        let chain_id = self.rollup.l2_chain_id;
+        // One more validation is about to start: a core must be spare for it and this half.
+        let Some(half) = self
+            .two_core
+            .offer(1, move || message.recover_signer(chain_id))
+        else {
+            return;
+        };
+        let mut early = self.early.lock().unwrap_or_else(PoisonError::into_inner);
+        if early.len() == EARLY_SIGNATURES {
+            // Never claimed (its validation decompressed again, or failed first): withdrawn.
+            early.pop_front();
+        }
+        early.push_back(EarlySignature {
+            signed_bytes: EarlySignature::key(&signed_bytes),
+            half,
+        });
     }
 }
 
@@ -589,6 +668,59 @@ mod tests {
                 Some(Reason::WrongSigner)
             ]
         );
+    }
+
+    #[test]
+    fn signatures_started_ahead_are_claimed_with_the_same_verdicts() {
+        use op_p2p_types::{BlockSigner, SignedBlockMessage};
+
+        use crate::test_utils::{
+            CHAIN_ID, NOW, block_with_transactions, realistic_transactions, rollup, sequencer,
+        };
+
+        let envelope = |n| block_with_transactions(n, NOW, 1, realistic_transactions(100));
+        let other_key = BlockSigner::new(B256::repeat_byte(2)).unwrap();
+        let cases = [
+            (
+                SignedBlockMessage::sign(&sequencer(), CHAIN_ID, &envelope(7)),
+                None,
+            ),
+            (
+                SignedBlockMessage::sign(&other_key, CHAIN_ID, &envelope(8)),
+                Some(Reason::WrongSigner),
+            ),
+            (
+                SignedBlockMessage::sign(&sequencer(), CHAIN_ID + 1, &envelope(9)),
+                Some(Reason::WrongSigner),
+            ),
+        ];
+        let validator = Validator::new(
+            rollup(),
+            UnsafeBlockSigner::new(sequencer().address()),
+            Duration::from_secs(60),
+        )
+        .with_cores(2);
+        for (i, (message, reason)) in cases.into_iter().enumerate() {
+            let wire = message.encode();
+            let decompressed =
+                Bytes::from(snap::raw::Decoder::new().decompress_vec(&wire).unwrap());
+            validator.prepare(&decompressed);
+            assert_eq!(validator.early.lock().unwrap().len(), 1);
+            let verdict =
+                validator.validate_message_decompressed(V4, &wire, Some(decompressed), NOW);
+            assert_eq!(verdict.reason, reason);
+            assert!(validator.early.lock().unwrap().is_empty(), "claimed");
+            // One half per message, offered ahead and never a second time.
+            assert_eq!(validator.split_counts().0, i as u64 + 1);
+        }
+        // Unclaimed ones (their validation decompressed again) are bounded.
+        let wire = SignedBlockMessage::sign(&sequencer(), CHAIN_ID, &envelope(10)).encode();
+        let decompressed = Bytes::from(snap::raw::Decoder::new().decompress_vec(&wire).unwrap());
+        for _ in 0..EARLY_SIGNATURES + 3 {
+            validator.prepare(&Bytes::copy_from_slice(&decompressed));
+        }
+        assert_eq!(validator.early.lock().unwrap().len(), EARLY_SIGNATURES);
+        assert_eq!(validator.validate_message(V4, &wire, NOW).reason, None);
     }
 
     #[test]

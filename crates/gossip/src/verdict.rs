@@ -14,7 +14,9 @@ pub enum Outcome {
     /// Drop without penalty: the message may be fine but is of no use (a repeat, no signer
     /// configured, or we could not decide in time).
     Ignore,
-    /// Drop as invalid: gossipsub counts an invalid delivery (P4) against the sender.
+    /// Drop as invalid. What gossipsub is told (and so whether the sender's score pays) is
+    /// [`Reason::reported`]: only a reject an honest forwarder can never cause counts as an
+    /// invalid delivery (P4).
     Reject,
 }
 
@@ -128,11 +130,33 @@ pub enum Reason {
     Panic,
     /// The validation pipeline stopped before answering. Ignore.
     PipelineClosed,
+    /// The forwarding peer already had [`crate::Config::validation_queue_per_peer`] messages
+    /// waiting for or in validation (our bound on the work one peer can cause; op-node has
+    /// none). Ignore.
+    PeerBusy,
+}
+
+/// Who a rule's failure can be blamed on: the deciding input for whether a reject may cost the
+/// forwarding peer gossip score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Blame {
+    /// The message itself is broken in a way no honest node relays: every node checks these
+    /// rules the same way whatever it knows (the bytes, the topic's layout, the block hash), and
+    /// a node relays only what passed them. Only these rejects cost score.
+    Message,
+    /// The verdict depends on what *we* hold: the unsafe block signer we know, our clock, our
+    /// fork schedule, the blocks we happened to see, our own code (a panic) or load. An honest
+    /// peer relays such a message whenever its state differs from ours (a signer rotation one
+    /// of us has not learnt yet, a drifting clock, a config behind a hard fork), so it must
+    /// never cost that peer score.
+    LocalState,
+    /// Not a failure: accepted.
+    None,
 }
 
 impl Reason {
     /// Every reason, in declaration (check) order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 30] = [
         Self::InvalidSnappyLength,
         Self::TooLarge,
         Self::TooSmall,
@@ -162,6 +186,7 @@ impl Reason {
         Self::Timeout,
         Self::Panic,
         Self::PipelineClosed,
+        Self::PeerBusy,
     ];
 
     /// The outcome op-node gives this rule.
@@ -172,8 +197,58 @@ impl Reason {
             | Self::UnknownTopic
             | Self::QueueFull
             | Self::Timeout
-            | Self::PipelineClosed => Outcome::Ignore,
+            | Self::PipelineClosed
+            | Self::PeerBusy => Outcome::Ignore,
             _ => Outcome::Reject,
+        }
+    }
+
+    /// Whether the message or our own state is to blame for this rule failing (see [`Blame`]).
+    ///
+    /// Local state, rule by rule:
+    /// - [`Self::WrongSigner`]: the signer we hold; during a rotation nodes that learnt the new
+    ///   signer relay blocks the others still reject.
+    /// - [`Self::TooOld`], [`Self::TooNew`]: our clock (and our configured threshold).
+    /// - [`Self::NonZeroBlobGasUsed`]: our fork schedule (whether Jovian is active at the
+    ///   timestamp); a node whose rollup config lacks Jovian rejects every honest Jovian block.
+    /// - [`Self::TooManyBlocksAtHeight`]: the blocks *we* saw at that height; a peer that saw
+    ///   fewer copies relays the one that is our 7th.
+    /// - [`Self::Panic`]: our code.
+    /// - Every ignore ([`Self::NoSigner`], [`Self::DuplicateBlock`], [`Self::QueueFull`], …).
+    ///
+    /// The message, for every other reject: the snappy frame and its size limits, the
+    /// signature's bytes (no key recovers: `r`/`s` out of range or `v` not 0/1, independent of
+    /// who the signer is), the SSZ layout of the topic's version, the block hash, and the fields
+    /// each topic version must or must not carry (withdrawals, blob gas fields, the parent beacon
+    /// root, the withdrawals root), which depend on the topic alone. The chain id, which the
+    /// signature domain also uses, is part of the topic name, so it is the same for every node
+    /// on the topic.
+    pub const fn blame(self) -> Blame {
+        match self.outcome() {
+            Outcome::Accept => Blame::None,
+            Outcome::Ignore => Blame::LocalState,
+            Outcome::Reject => match self {
+                Self::WrongSigner
+                | Self::TooOld
+                | Self::TooNew
+                | Self::NonZeroBlobGasUsed
+                | Self::TooManyBlocksAtHeight
+                | Self::Panic => Blame::LocalState,
+                _ => Blame::Message,
+            },
+        }
+    }
+
+    /// What gossipsub is told for this rule, and so what the sender's score sees: op-node's
+    /// [`Self::outcome`], except that a reject blamed on our state ([`Blame::LocalState`]) is
+    /// reported as an ignore. Gossipsub then neither forwards the message nor counts an invalid
+    /// delivery (P4) or any other penalty against the peer. The verdict itself, the metrics by
+    /// reason, `op-p2p gossip validate`, the vectors and the rule tests keep op-node's outcome.
+    pub const fn reported(self) -> Outcome {
+        match self.blame() {
+            Blame::Message => Outcome::Reject,
+            Blame::LocalState => Outcome::Ignore,
+            Blame::None => Outcome::Accept,
         }
     }
 
@@ -209,6 +284,7 @@ impl Reason {
             Self::Timeout => "timeout",
             Self::Panic => "panic",
             Self::PipelineClosed => "pipeline_closed",
+            Self::PeerBusy => "peer_busy",
         }
     }
 
@@ -251,6 +327,11 @@ impl Verdict {
     pub fn outcome(&self) -> Outcome {
         self.reason.map_or(Outcome::Accept, Reason::outcome)
     }
+
+    /// What gossipsub is told ([`Reason::reported`]).
+    pub fn reported(&self) -> Outcome {
+        self.reason.map_or(Outcome::Accept, Reason::reported)
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +365,7 @@ mod tests {
                 Reason::QueueFull,
                 Reason::Timeout,
                 Reason::PipelineClosed,
+                Reason::PeerBusy,
             ]
         );
         assert_eq!(Verdict::default().outcome(), Outcome::Accept);
@@ -291,5 +373,60 @@ mod tests {
             MessageAcceptance::from(Outcome::Reject),
             MessageAcceptance::Reject
         ));
+    }
+
+    /// The split of rejects into what costs score and what does not, pinned rule by rule.
+    #[test]
+    fn only_rejects_no_honest_forwarder_causes_are_reported_as_rejects() {
+        let penalised: Vec<_> = Reason::ALL
+            .into_iter()
+            .filter(|r| r.reported() == Outcome::Reject)
+            .collect();
+        assert_eq!(
+            penalised,
+            [
+                Reason::InvalidSnappyLength,
+                Reason::TooLarge,
+                Reason::TooSmall,
+                Reason::InvalidSnappy,
+                Reason::InvalidSignature,
+                Reason::InvalidPayload,
+                Reason::InvalidBlockHash,
+                Reason::UnexpectedWithdrawals,
+                Reason::MissingWithdrawals,
+                Reason::NonEmptyWithdrawals,
+                Reason::UnexpectedBlobGasUsed,
+                Reason::UnexpectedExcessBlobGas,
+                Reason::MissingBlobGasUsed,
+                Reason::MissingExcessBlobGas,
+                Reason::NonZeroExcessBlobGas,
+                Reason::MissingParentBeaconRoot,
+                Reason::MissingWithdrawalsRoot,
+            ]
+        );
+        for reason in Reason::ALL {
+            // The verdict stays op-node's; only a reject can turn into an ignore.
+            match reason.outcome() {
+                Outcome::Reject => assert_ne!(reason.blame(), Blame::None, "{reason}"),
+                other => assert_eq!(reason.reported(), other, "{reason}"),
+            }
+        }
+        for local in [
+            Reason::WrongSigner,
+            Reason::TooOld,
+            Reason::TooNew,
+            Reason::NonZeroBlobGasUsed,
+            Reason::TooManyBlocksAtHeight,
+            Reason::Panic,
+        ] {
+            assert_eq!(local.outcome(), Outcome::Reject, "{local}");
+            assert_eq!(local.reported(), Outcome::Ignore, "{local}");
+        }
+        let verdict = Verdict::failed(Reason::WrongSigner);
+        assert_eq!(
+            (verdict.outcome(), verdict.reported()),
+            (Outcome::Reject, Outcome::Ignore)
+        );
+        assert_eq!(Verdict::default().reported(), Outcome::Accept);
     }
 }

@@ -25,12 +25,13 @@ use tracing::{debug, error, info, warn};
 
 use crate::{
     control::{self, ControlCommand},
-    gap::{GapFillError, GapTrigger},
+    gap::{self, GapFillError, GapTrigger, Scheduled},
     handle::NodeHandle,
     metrics::NodeMetrics,
     payload_store::{Inserted, Origin, PayloadStore},
     rollup::Chain,
-    sequencer::build_payload,
+    sequencer::build_loaded_payload,
+    signer::BlockPublisher,
     status::{
         self, BanStatus, BlockStatus, DiscoveryStatus, GossipStatus, PeerStatus, STATUS_INTERVAL,
         STATUS_MAX_BLOCKS, SYNC_OFF, SYNC_ON, ScoreStatus, Status,
@@ -58,6 +59,13 @@ pub(crate) struct App {
     pub(crate) synced: Option<futures::channel::mpsc::Receiver<UnsafePayload>>,
     /// Sequencer mode: the last block to produce (`None`: no limit).
     pub(crate) sequencer: Option<Option<u64>>,
+    /// Sequencer mode: bytes of synthetic user transactions per block.
+    pub(crate) block_bytes: usize,
+    /// Signs and publishes the sequencer's blocks (local key or remote signer); `None`
+    /// without a block signer.
+    pub(crate) publisher: Option<BlockPublisher>,
+    /// The unsafe block signer gossip validates against (set by the `signer` control command).
+    pub(crate) signer: op_p2p_gossip::UnsafeBlockSigner,
     /// Control commands, with `--control-stdin`.
     pub(crate) control: Option<mpsc::Receiver<ControlCommand>>,
     /// Where the status goes.
@@ -176,7 +184,7 @@ impl App {
     /// Builds the next block on the head, stores it, signs and publishes it.
     async fn produce(&mut self) {
         let head = self.payloads.head();
-        let envelope = match build_payload(&self.chain.rollup, &head) {
+        let envelope = match build_loaded_payload(&self.chain.rollup, &head, self.block_bytes) {
             Some(Ok(envelope)) => envelope,
             Some(Err(error)) => {
                 error!(target: TARGET, %error, "cannot build a block");
@@ -198,16 +206,19 @@ impl App {
             return;
         }
         self.sequencer_retry_at = None;
-        match self.handle.publish(envelope).await {
-            Ok(Ok(())) => info!(
+        let Some(publisher) = &self.publisher else {
+            return;
+        };
+        // Signing (a remote signer's round trip included) runs here, on the app task.
+        match publisher.sign_and_publish(envelope).await {
+            Ok(()) => info!(
                 target: TARGET,
                 number = block.number, hash = %block.hash, "published block"
             ),
-            Ok(Err(error)) => warn!(
+            Err(error) => warn!(
                 target: TARGET,
                 number = block.number, %error, "block stored but not published"
             ),
-            Err(error) => warn!(target: TARGET, %error, "cannot reach the swarm task"),
         }
     }
 
@@ -221,9 +232,8 @@ impl App {
     async fn check_gap(&mut self, trigger: &mut GapTrigger) {
         let gap = match self.payloads.gap() {
             Ok(gap) => {
-                self.metrics.set_gap(gap.map_or(0, |(head, above)| {
-                    above.number.saturating_sub(head.number).saturating_sub(1)
-                }));
+                self.metrics
+                    .set_gap(gap.map_or(0, |(head, above)| gap::missing(head, above)));
                 gap
             }
             Err(error) => {
@@ -235,12 +245,21 @@ impl App {
             return;
         };
         match self.handle.request_range(request.start, request.end).await {
-            Ok(Ok(scheduled)) => {
-                if request.new {
+            Ok(Ok(Scheduled { queued, sync_peers })) => {
+                if request.new && sync_peers == 0 {
+                    // Connected peers may all run without payload_by_number (other clients,
+                    // `--p2p.sync.req-resp=false`): they are not asked, and the range waits.
+                    warn!(
+                        target: TARGET,
+                        start = request.start.number, end = request.end.number,
+                        missing = request.missing(), queued,
+                        "gap below a gossip block waits: no connected peer serves payload_by_number"
+                    );
+                } else if request.new {
                     info!(
                         target: TARGET,
-                        start = request.start.number, end = request.end.number, scheduled,
-                        "requested missing blocks"
+                        start = request.start.number, end = request.end.number, scheduled = queued,
+                        sync_peers, "requested missing blocks"
                     );
                 }
             }
@@ -279,6 +298,13 @@ impl App {
                 self.write_status().await;
                 control::answer(&format!("ok report {peer}"));
             }
+            ControlCommand::Signer(address) => {
+                // Blocks of the new signer are accepted from the next message on; the ones
+                // rejected meanwhile come back through the gap filler (payload_by_number).
+                self.signer.set(address);
+                info!(target: TARGET, %address, "unsafe block signer set");
+                control::answer(&format!("ok signer {address}"));
+            }
             ControlCommand::Shutdown => {}
         }
     }
@@ -303,6 +329,10 @@ impl App {
         let blocks = self.payloads.recent_entries(STATUS_MAX_BLOCKS)?;
         let head_entry = blocks.iter().find(|e| e.block.number == head.number);
         let counts = self.payloads.counts();
+        let gap = self
+            .payloads
+            .gap()?
+            .map_or(0, |(head, above)| gap::missing(head, above));
         let scores = self
             .books
             .peer_scores()
@@ -349,6 +379,8 @@ impl App {
             blocks_via_sync: counts.sync,
             blocks_local: counts.local,
             gaps_unfilled: self.gaps_unfilled,
+            gap,
+            sync_peers: network.sync_peers,
             gossip: GossipStatus {
                 accepted: self.gossip.outcome(Outcome::Accept),
                 ignored: self.gossip.outcome(Outcome::Ignore),
@@ -376,6 +408,9 @@ impl App {
                 .collect(),
             scores,
             discovery: self.discovery_status().await,
+            tasks: tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks(),
             updated_ms: now_ms(),
         })
     }

@@ -5,6 +5,7 @@ mod devnet_flags;
 mod metrics_flags;
 mod node_flags;
 mod rpc_flags;
+mod signer_flags;
 
 use std::path::PathBuf;
 
@@ -15,7 +16,12 @@ pub(crate) use self::{
     devnet_flags::DevnetArgs,
     node_flags::{NodeArgs, Scoring},
     rpc_flags::RpcArgs,
+    signer_flags::SignerArgs,
 };
+
+/// The largest `--sequencer.block-bytes` (and devnet `--block-bytes`): 8 MiB, under gossip's
+/// 10 MiB message limit (the block gas limit stops the filler at about 1 MB anyway).
+pub(crate) const MAX_BLOCK_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The OP Stack P2P node.
 #[derive(Debug, Parser)]

@@ -24,12 +24,14 @@ use crate::{
     identity::{DEFAULT_PRIV_PATH, KeySource},
     network::NetworkPreset,
     rollup::{Chain, RollupError},
+    signer::{RemoteSignerSettings, SignerApi, remote::parse_headers, tls::TlsFiles},
 };
 
 /// The value of `p2p.peerstore.path` that keeps the database in memory (op-node's).
 pub(crate) const MEMORY_STORE: &str = "memory";
-/// The prefix of op-node's P2P environment variables.
-const ENV_PREFIX: &str = "OP_NODE_P2P_";
+/// The prefixes of op-node's P2P and signer environment variables: every variable under them
+/// must be one a flag of this node reads.
+const ENV_PREFIXES: [&str; 2] = ["OP_NODE_P2P_", "OP_NODE_SIGNER_"];
 /// The lowest port op-node accepts other than 0 (it refuses privileged ports).
 const MIN_LISTEN_PORT: u16 = 1024;
 
@@ -76,8 +78,9 @@ pub(crate) enum ConfigError {
     MissingSigner,
     /// The block signer and the sequencer key disagree: every block we make would be rejected.
     #[error(
-        "the unsafe block signer {signer} (from {origin}) is not the address of \
-         --p2p.sequencer.key ({key}); set --p2p.unsafe-block-signer to the key's address"
+        "the unsafe block signer {signer} (from {origin}) is not the address of the block \
+         signer ({key}, --p2p.sequencer.key or --signer.address); set \
+         --p2p.unsafe-block-signer to the key's address"
     )]
     SignerMismatch {
         /// The signer in force.
@@ -117,6 +120,21 @@ pub(crate) enum ConfigError {
     /// An empty discovery path.
     #[error("--p2p.discovery.path must not be empty")]
     EmptyDiscoveryPath,
+    /// op-node's `signer.CLIConfig.Check`.
+    #[error("--signer.endpoint and --signer.address must both be set or both unset")]
+    SignerHalfSet,
+    /// Two block signers.
+    #[error("--p2p.sequencer.key and --signer.endpoint are both set; give one block signer")]
+    TwoSigners,
+    /// A `signer.header` that is not `key=value`.
+    #[error("--signer.header: {0}")]
+    SignerHeader(String),
+    /// An endpoint that is not http(s).
+    #[error("--signer.endpoint {0}: expected an http:// or https:// URL")]
+    SignerEndpoint(String),
+    /// `sequencer.stopped` without a signer.
+    #[error("--sequencer.stopped needs a block signer (--p2p.sequencer.key or --signer.endpoint)")]
+    StoppedWithoutSigner,
     /// An `OP_NODE_P2P_*` variable for a flag this node does not implement.
     #[error("environment variable {0} is set, but this node does not implement its op-node flag")]
     UnknownEnv(String),
@@ -150,6 +168,8 @@ pub(crate) enum SignerSource {
     Preset(&'static str),
     /// The address of `--p2p.sequencer.key`.
     SequencerKey,
+    /// `--signer.address`.
+    RemoteSigner,
 }
 
 impl std::fmt::Display for SignerSource {
@@ -158,6 +178,7 @@ impl std::fmt::Display for SignerSource {
             Self::Flag => f.write_str("--p2p.unsafe-block-signer"),
             Self::Preset(name) => write!(f, "--network {name} (superchain registry)"),
             Self::SequencerKey => f.write_str("--p2p.sequencer.key"),
+            Self::RemoteSigner => f.write_str("--signer.address"),
         }
     }
 }
@@ -181,13 +202,36 @@ pub(crate) struct StaticPeer {
     pub(crate) addr: Multiaddr,
 }
 
+/// Which block signer a sequencer uses.
+#[derive(Debug, Clone)]
+pub(crate) enum SignerSettings {
+    /// `p2p.sequencer.key`.
+    Local(BlockSigner),
+    /// `signer.endpoint` + `signer.address` (connected at start).
+    Remote(RemoteSignerSettings),
+}
+
+impl SignerSettings {
+    /// The address blocks are signed by.
+    pub(crate) fn address(&self) -> Address {
+        match self {
+            Self::Local(key) => key.address(),
+            Self::Remote(remote) => remote.address,
+        }
+    }
+}
+
 /// Sequencer mode.
 #[derive(Debug, Clone)]
 pub(crate) struct SequencerSettings {
-    /// The block-signing key.
-    pub(crate) signer: BlockSigner,
+    /// The block signer.
+    pub(crate) signer: SignerSettings,
     /// The last block to produce, if any.
     pub(crate) last_block: Option<u64>,
+    /// Bytes of synthetic user transactions per block (`--sequencer.block-bytes`).
+    pub(crate) block_bytes: usize,
+    /// `sequencer.stopped`: build nothing; publish only what `admin_postUnsafePayload` posts.
+    pub(crate) stopped: bool,
 }
 
 /// Discovery settings (`p2p.no-discovery` unset).
@@ -258,6 +302,8 @@ pub(crate) struct NodeConfig {
     pub(crate) metrics: Option<SocketAddr>,
     /// Where the operator RPC listens (`--rpc.addr`, `--rpc.port`).
     pub(crate) rpc: SocketAddr,
+    /// `--rpc.enable-admin`: serve `admin_postUnsafePayload`.
+    pub(crate) rpc_admin: bool,
 }
 
 impl NodeConfig {
@@ -297,11 +343,18 @@ impl NodeConfig {
             return Err(ConfigError::EmptyStorePath);
         }
 
-        let sequencer = args
+        let local = args
             .sequencer_key
             .as_deref()
             .map(parse_sequencer_key)
             .transpose()?;
+        let remote = remote_signer_settings(&args.signer)?;
+        let sequencer = match (local, remote) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoSigners),
+            (Some(key), None) => Some(SignerSettings::Local(key)),
+            (None, Some(remote)) => Some(SignerSettings::Remote(remote)),
+            (None, None) => None,
+        };
         // The flag, else the preset, else the sequencer key; a sequencer key must then be the
         // signer's, or every block it made would be rejected.
         let (unsafe_block_signer, signer_source) =
@@ -311,7 +364,12 @@ impl NodeConfig {
                     preset.unsafe_block_signer,
                     SignerSource::Preset(preset.name),
                 ),
-                (None, None, Some(signer)) => (signer.address(), SignerSource::SequencerKey),
+                (None, None, Some(SignerSettings::Local(key))) => {
+                    (key.address(), SignerSource::SequencerKey)
+                }
+                (None, None, Some(SignerSettings::Remote(remote))) => {
+                    (remote.address, SignerSource::RemoteSigner)
+                }
                 (None, None, None) => return Err(ConfigError::MissingSigner),
             };
         if let Some(signer) = &sequencer
@@ -326,9 +384,14 @@ impl NodeConfig {
         if args.local.sequencer_last_block.is_some() && sequencer.is_none() {
             return Err(ConfigError::LastBlockWithoutSequencer);
         }
+        if args.signer.sequencer_stopped && sequencer.is_none() {
+            return Err(ConfigError::StoppedWithoutSigner);
+        }
         let sequencer = sequencer.map(|signer| SequencerSettings {
             signer,
             last_block: args.local.sequencer_last_block,
+            block_bytes: usize::try_from(args.local.sequencer_block_bytes).unwrap_or(usize::MAX),
+            stopped: args.signer.sequencer_stopped,
         });
 
         let key = match (&args.priv_raw, &args.priv_path) {
@@ -399,10 +462,14 @@ impl NodeConfig {
                 .with_low_water(args.peers_lo)
                 .with_high_water(args.peers_hi)
                 .with_grace_period(args.peers_grace),
-            gating: op_p2p_gating::Config::default()
-                .with_ban_peers(args.ban_peers)
-                .with_ban_threshold(args.ban_threshold)
-                .with_ban_duration(args.ban_duration),
+            gating: graylist_cutoff(
+                op_p2p_gating::Config::default()
+                    .with_ban_peers(args.ban_peers)
+                    .with_ban_threshold(args.ban_threshold)
+                    .with_ban_duration(args.ban_duration)
+                    .with_max_pending_inbound_per_ip(Some(MAX_PENDING_INBOUND_PER_IP)),
+                gossip.scoring,
+            ),
             gossip,
             store,
             user_agent: args.user_agent.clone(),
@@ -418,6 +485,7 @@ impl NodeConfig {
                 .metrics_enabled
                 .then(|| SocketAddr::new(args.metrics.metrics_addr, args.metrics.metrics_port)),
             rpc: SocketAddr::new(args.rpc.addr, args.rpc.port),
+            rpc_admin: args.signer.enable_admin,
         })
     }
 }
@@ -492,6 +560,49 @@ pub(crate) fn listen_multiaddr(addr: SocketAddr) -> Multiaddr {
         .with(Protocol::Tcp(addr.port()))
 }
 
+/// op-node's `signer.CLIConfig.Check` and more: both of endpoint and address or neither, an
+/// http(s) URL, `key=value` headers. TLS files are used for an https endpoint with
+/// `signer.tls.enabled` (op-node reads them whenever TLS is enabled; over plain HTTP they
+/// could not be used, so a plain-HTTP signer needs no `--signer.tls.enabled=false` here).
+fn remote_signer_settings(
+    args: &crate::cli::SignerArgs,
+) -> Result<Option<RemoteSignerSettings>, ConfigError> {
+    let endpoint = args
+        .endpoint
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let (endpoint, address) = match (endpoint, args.address) {
+        (None, None) => return Ok(None),
+        (Some(endpoint), Some(address)) => (endpoint, address),
+        _ => return Err(ConfigError::SignerHalfSet),
+    };
+    let https = if endpoint.starts_with("https://") {
+        true
+    } else if endpoint.starts_with("http://") {
+        false
+    } else {
+        return Err(ConfigError::SignerEndpoint(endpoint.to_owned()));
+    };
+    let headers = parse_headers(&args.headers).map_err(ConfigError::SignerHeader)?;
+    Ok(Some(RemoteSignerSettings {
+        endpoint: endpoint.to_owned(),
+        address,
+        headers,
+        tls: (https && args.tls_enabled).then(|| TlsFiles {
+            ca: args.tls_ca.clone(),
+            cert: args.tls_cert.clone(),
+            key: args.tls_key.clone(),
+        }),
+        timeout: args.timeout,
+        api: if args.v2 {
+            SignerApi::V2
+        } else {
+            SignerApi::V1
+        },
+    }))
+}
+
 fn parse_sequencer_key(text: &str) -> Result<BlockSigner, ConfigError> {
     let text = text.trim();
     let hex = text.strip_prefix("0x").unwrap_or(text);
@@ -511,11 +622,36 @@ fn check_environment(
         .collect();
     for (name, _) in vars {
         let Some(name) = name.to_str() else { continue };
-        if name.starts_with(ENV_PREFIX) && !known.iter().any(|k| *k == name) {
+        if ENV_PREFIXES.iter().any(|p| name.starts_with(p)) && !known.iter().any(|k| *k == name) {
             return Err(ConfigError::UnknownEnv(name.to_owned()));
         }
     }
     Ok(())
+}
+
+/// Inbound connections one remote IP may have in their handshake at once (an op-p2p addition,
+/// see [`op_p2p_gating::Config::with_max_pending_inbound_per_ip`]): an honest host dials us once
+/// per peer it runs, so 16 only refuses a flood of stalled handshakes, which otherwise holds a
+/// descriptor per connection for the 10 s upgrade timeout.
+pub(crate) const MAX_PENDING_INBOUND_PER_IP: usize = 16;
+
+/// How long a peer may stay below gossipsub's graylist threshold before gating bans it.
+/// A peer only leaves the graylist by decay over tens of slots, so waiting longer changes nothing
+/// for a peer that got there by itself; the grace only spares a peer whose stale snapshot is
+/// being replaced. With op-node's 15 s score inspection, an attacker is banned within ~21 s of
+/// being graylisted.
+pub(crate) const GRAYLIST_GRACE: Duration = Duration::from_secs(5);
+
+/// The gating config with the graylist cut-off on when gossip scoring is (an op-p2p addition:
+/// op-node leaves graylisted peers connected above its ban threshold; see
+/// [`op_p2p_gating::Config::with_graylist_cutoff`]).
+fn graylist_cutoff(gating: op_p2p_gating::Config, scoring: ScoringMode) -> op_p2p_gating::Config {
+    match scoring {
+        ScoringMode::None => gating,
+        ScoringMode::Light => {
+            gating.with_graylist_cutoff(op_p2p_gossip::GRAYLIST_THRESHOLD, GRAYLIST_GRACE)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -774,6 +910,65 @@ mod tests {
         assert!(check_environment([("OP_NODE_P2P_NETRESTRICT".into(), "".into())]).is_ok());
         let e = check_environment([("OP_NODE_P2P_NAT".into(), "true".into())]).unwrap_err();
         assert!(e.to_string().contains("OP_NODE_P2P_NAT"));
+        assert!(check_environment([("OP_NODE_SIGNER_TLS_CA".into(), "ca".into())]).is_ok());
+        let e = check_environment([("OP_NODE_SIGNER_TLS_CAA".into(), "x".into())]).unwrap_err();
+        assert!(e.to_string().contains("OP_NODE_SIGNER_TLS_CAA"));
+    }
+
+    #[test]
+    fn remote_signer_settings_are_checked() {
+        let addr = "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1";
+        let remote = |endpoint: &str, more: &[&str]| {
+            let mut v = vec!["--signer.endpoint", endpoint, "--signer.address", addr];
+            v.extend_from_slice(more);
+            config(&v)
+        };
+        // The remote signer's address is the unsafe block signer; TLS files only for https.
+        let c = remote("https://signer:8080", &["--signer.header", "a=b"]).unwrap();
+        assert_eq!(c.unsafe_block_signer.to_string(), addr);
+        assert_eq!(c.signer_source, SignerSource::RemoteSigner);
+        let Some(SignerSettings::Remote(r)) = c.sequencer.map(|s| s.signer) else {
+            panic!("no remote signer");
+        };
+        assert_eq!(r.tls.unwrap().ca, PathBuf::from("tls/ca.crt"));
+        assert_eq!(r.headers["a"], "b");
+        assert_eq!(r.api, SignerApi::V1);
+        assert_eq!(r.timeout, Duration::from_secs(5));
+        let c = remote("http://signer:8080", &[]).unwrap();
+        let Some(SignerSettings::Remote(r)) = c.sequencer.map(|s| s.signer) else {
+            panic!("no remote signer");
+        };
+        assert!(r.tls.is_none());
+        let c = remote("https://signer", &["--signer.tls.enabled=false"]).unwrap();
+        let Some(SignerSettings::Remote(r)) = c.sequencer.map(|s| s.signer) else {
+            panic!("no remote signer");
+        };
+        assert!(r.tls.is_none());
+        // op-node's Check and ours.
+        assert!(err(&["--signer.endpoint", "http://x"]).contains("both be set"));
+        assert!(err(&["--signer.address", addr]).contains("both be set"));
+        let e = remote("http://x", &["--p2p.sequencer.key", KEY]).unwrap_err();
+        assert!(e.to_string().contains("give one block signer"), "{e}");
+        let e = remote("ftp://x", &[]).unwrap_err().to_string();
+        assert!(e.contains("--signer.endpoint ftp://x"), "{e}");
+        let e = remote("http://x", &["--signer.header", "novalue"]).unwrap_err();
+        assert!(e.to_string().contains("--signer.header"), "{e}");
+        let other = "0x0000000000000000000000000000000000000001";
+        let e = remote("http://x", &["--p2p.unsafe-block-signer", other]).unwrap_err();
+        assert!(e.to_string().contains("--signer.address"), "{e}");
+        let e = err(&["--sequencer.stopped", "--p2p.unsafe-block-signer", addr]);
+        assert!(
+            e.contains("--sequencer.stopped needs a block signer"),
+            "{e}"
+        );
+        let c = config(&["--p2p.sequencer.key", KEY, "--sequencer.stopped"]).unwrap();
+        assert!(c.sequencer.unwrap().stopped);
+        assert!(!config(&["--p2p.sequencer.key", KEY]).unwrap().rpc_admin);
+        assert!(
+            config(&["--p2p.sequencer.key", KEY, "--rpc.enable-admin"])
+                .unwrap()
+                .rpc_admin
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `ban <peer id> <seconds>` | bans the peer as op-node's `BanPeer` (stored, enforced by gating, connections closed) |
 //! | `report <peer id> valid\|error\|rejected` | records a request-response result in the score book, as the sync client does |
+//! | `signer <address>` | sets the unsafe block signer gossip validates against (a signer rotation, without a restart) |
 //! | `shutdown` | clean shutdown, as SIGTERM |
 //!
 //! Each command is answered on stdout with one line, `ok <command>` or `error <reason>`.
@@ -39,6 +40,8 @@ pub(crate) enum ControlCommand {
         /// What happened.
         event: ReqRespEvent,
     },
+    /// Set the unsafe block signer (a rotation).
+    Signer(op_p2p_types::Address),
     /// Shut down (also sent when stdin closes).
     Shutdown,
 }
@@ -47,7 +50,7 @@ pub(crate) enum ControlCommand {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum ParseError {
     /// Unknown command word.
-    #[error("unknown command {0:?} (ban, report, shutdown)")]
+    #[error("unknown command {0:?} (ban, report, signer, shutdown)")]
     Unknown(String),
     /// Wrong arguments.
     #[error("usage: {0}")]
@@ -73,6 +76,12 @@ pub(crate) fn parse(line: &str) -> Result<ControlCommand, ParseError> {
             },
         }),
         ["report", ..] => Err(ParseError::Usage(REPORT_USAGE)),
+        ["signer", address] => Ok(ControlCommand::Signer(
+            address
+                .parse()
+                .map_err(|_| ParseError::Usage(SIGNER_USAGE))?,
+        )),
+        ["signer", ..] => Err(ParseError::Usage(SIGNER_USAGE)),
         ["shutdown"] => Ok(ControlCommand::Shutdown),
         [other, ..] => Err(ParseError::Unknown((*other).to_owned())),
         [] => Err(ParseError::Unknown(String::new())),
@@ -81,6 +90,7 @@ pub(crate) fn parse(line: &str) -> Result<ControlCommand, ParseError> {
 
 const BAN_USAGE: &str = "ban <peer id> <seconds>";
 const REPORT_USAGE: &str = "report <peer id> valid|error|rejected";
+const SIGNER_USAGE: &str = "signer <0x address>";
 
 /// Reads stdin until it closes, forwarding commands (and a final [`ControlCommand::Shutdown`]).
 /// Lines that do not parse are answered with `error …` on stdout right away.
@@ -146,5 +156,13 @@ mod tests {
             Err(ParseError::Usage(REPORT_USAGE))
         );
         assert!(matches!(parse("dance"), Err(ParseError::Unknown(_))));
+        let address: op_p2p_types::Address = "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            parse("signer 0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1"),
+            Ok(ControlCommand::Signer(address))
+        );
+        assert_eq!(parse("signer 0x12"), Err(ParseError::Usage(SIGNER_USAGE)));
     }
 }

@@ -1,8 +1,10 @@
 //! `op-p2p devnet`: a local network of node processes with nothing to configure.
 //!
 //! 1. Writes into a fresh directory a rollup config (chain 901, genesis a few seconds from now,
-//!    every fork up to Isthmus active from genesis, so blocks are V4), a sequencer key, and
-//!    each node's key file in op-node's format.
+//!    every fork up to Isthmus active from genesis, so blocks are V4; `genesis.l2.hash` is the
+//!    hash of the synthetic genesis block every node rebuilds and stores), a sequencer key, and
+//!    each node's key file in op-node's format. `--block-bytes` passes the sequencer its
+//!    `--sequencer.block-bytes`.
 //! 2. Starts the nodes one after another as child processes of this binary, node `i` on
 //!    127.0.0.`i + 1` (one address per node, as hosts would have), with real TCP and UDP: node 0 is the sequencer and the bootnode, the rest verifiers that get
 //!    only node 0's ENR and find each other through discv5 (with `--static`, discovery is off
@@ -16,6 +18,7 @@
 //!    had min(p2p.peers.lo, nodes − 1) peers, bans), and fails if any node lacks a block.
 
 mod child;
+mod signer_server;
 mod summary;
 
 use std::{
@@ -24,7 +27,6 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use alloy_primitives::keccak256;
 use libp2p_core::Multiaddr;
 use libp2p_identity::secp256k1;
 use op_p2p_types::{B256, BlockRef, BlockSigner, Genesis, GenesisBlock, RollupConfig};
@@ -32,12 +34,16 @@ use tokio::time::{Instant, sleep};
 
 use self::{
     child::{NodeProcess, NodeSpec},
-    summary::{NodeRow, canonical, holds, missing, ranges, short_hash, short_id, table},
+    signer_server::DevnetSigner,
+    summary::{
+        NodeRow, canonical, holds, keep_older_blocks, missing, ranges, short_hash, short_id, table,
+    },
 };
 use crate::{
     cli::DevnetArgs,
     identity::{encode_key, write_key_file},
     rollup::Chain,
+    sequencer::genesis_payload,
     status::{SYNC_OFF, Status},
     wall_clock::{instant_at_unix, now_ms},
 };
@@ -154,6 +160,10 @@ struct Devnet {
     started: Vec<Option<Instant>>,
     /// How long after its start each node first had [`Devnet::peer_target`] peers.
     connected_after: Vec<Option<Duration>>,
+    /// The sequencer key.
+    sequencer_signer: BlockSigner,
+    /// The in-process signer the sequencer signs through, with `--remote-signer`.
+    remote_signer: Option<DevnetSigner>,
 }
 
 impl Devnet {
@@ -169,30 +179,32 @@ impl Devnet {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let genesis_time = (now + lead).as_secs() + 1;
+        let rollup = RollupConfig {
+            genesis: Genesis {
+                l2: GenesisBlock { number: 0 },
+                l2_time: genesis_time,
+            },
+            block_time: args.block_time,
+            l2_chain_id: CHAIN_ID,
+            regolith_time: Some(0),
+            canyon_time: Some(0),
+            delta_time: Some(0),
+            ecotone_time: Some(0),
+            fjord_time: Some(0),
+            granite_time: Some(0),
+            holocene_time: Some(0),
+            isthmus_time: Some(0),
+            jovian_time: None,
+        };
+        // The genesis block is a synthetic block every node rebuilds from this config; its hash
+        // is `genesis.l2.hash`, so the nodes store it and serve it over payload_by_number.
+        let genesis = genesis_payload(&rollup).map_err(|e| DevnetError::Io {
+            what: "build the genesis block".into(),
+            source: io::Error::other(e),
+        })?;
         let chain = Chain {
-            rollup: RollupConfig {
-                genesis: Genesis {
-                    l2: GenesisBlock { number: 0 },
-                    l2_time: genesis_time,
-                },
-                block_time: args.block_time,
-                l2_chain_id: CHAIN_ID,
-                regolith_time: Some(0),
-                canyon_time: Some(0),
-                delta_time: Some(0),
-                ecotone_time: Some(0),
-                fjord_time: Some(0),
-                granite_time: Some(0),
-                holocene_time: Some(0),
-                isthmus_time: Some(0),
-                jovian_time: None,
-            },
-            genesis: BlockRef {
-                number: 0,
-                hash: keccak256(format!("op-p2p devnet genesis {genesis_time}")),
-                parent_hash: B256::ZERO,
-                timestamp: genesis_time,
-            },
+            rollup,
+            genesis: BlockRef::of(&genesis),
         };
         let rollup_path = dir.join("rollup.json");
         std::fs::write(&rollup_path, chain.to_json())
@@ -226,7 +238,9 @@ impl Devnet {
                 rollup_config: rollup_path.clone(),
                 signer_address: signer.address().to_string(),
                 sequencer_key: sequencer.then(|| sequencer_key.clone()),
+                remote_signer: None,
                 last_block: sequencer.then_some(args.blocks),
+                block_bytes: if sequencer { args.block_bytes } else { 0 },
                 static_peers: Vec::new(),
                 discovery: !args.static_peers,
                 bootnodes: Vec::new(),
@@ -249,6 +263,8 @@ impl Devnet {
             bootnode: None,
             started: vec![None; args.nodes],
             connected_after: vec![None; args.nodes],
+            sequencer_signer: signer,
+            remote_signer: None,
         })
     }
 
@@ -322,6 +338,17 @@ impl Devnet {
     }
 
     async fn run(&mut self) -> Result<(), DevnetError> {
+        if self.args.remote_signer {
+            let server = DevnetSigner::start(self.sequencer_signer.clone()).await?;
+            println!(
+                "remote signer: {} (op-signer JSON-RPC) signs for {}; the sequencer holds no key",
+                server.url,
+                self.sequencer_signer.address()
+            );
+            self.specs[0].remote_signer = Some(server.url.clone());
+            self.specs[0].sequencer_key = None;
+            self.remote_signer = Some(server);
+        }
         let rollup = self.chain.rollup.clone();
         println!(
             "op-p2p devnet: {} nodes, {} blocks of {} s, chain {}, genesis at unix {}, {}{}",
@@ -364,7 +391,10 @@ impl Devnet {
             sleep(POLL).await;
             self.check_alive()?;
             for (i, node) in self.nodes.iter().enumerate() {
-                if let Some(status) = node.as_ref().and_then(NodeProcess::status) {
+                if let Some(mut status) = node.as_ref().and_then(NodeProcess::status) {
+                    if let Some(previous) = statuses[i].take() {
+                        keep_older_blocks(&mut status, previous.blocks);
+                    }
                     statuses[i] = Some(status);
                 }
             }
@@ -504,6 +534,20 @@ impl Devnet {
                 );
             }
             problems.push(problem);
+        }
+        if let Some(server) = &self.remote_signer {
+            println!(
+                "\nremote signer: {} signatures served at {}",
+                server.signed(),
+                server.url
+            );
+            if server.signed() < canonical.len() as u64 {
+                problems.push(format!(
+                    "the remote signer served {} signatures for {} blocks",
+                    server.signed(),
+                    canonical.len()
+                ));
+            }
         }
         if problems.is_empty() {
             println!(

@@ -71,6 +71,9 @@ pub(crate) enum Error {
     /// The RPC server does not start.
     #[error(transparent)]
     Rpc(#[from] crate::rpc::RpcError),
+    /// The remote block signer is unusable.
+    #[error(transparent)]
+    Signer(#[from] crate::signer::remote::RemoteSignerError),
     /// The async runtime does not start.
     #[error("cannot start the tokio runtime: {0}")]
     Runtime(io::Error),

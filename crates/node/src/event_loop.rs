@@ -14,7 +14,6 @@ use libp2p_swarm::{Swarm, SwarmEvent};
 use op_p2p_api::{IdentifyInfo, IdentifyRecord, PeerBook, UnsafePayload};
 use op_p2p_gossip::{Event as GossipEvent, GossipCounters, Metrics as _};
 use op_p2p_reqresp_sync::Event as SyncEvent;
-use op_p2p_types::BlockSigner;
 use tokio::sync::mpsc;
 use tracing::{debug, info, trace, warn};
 
@@ -36,7 +35,6 @@ pub(crate) struct EventLoop {
     deliveries: mpsc::Sender<UnsafePayload>,
     gossip: Arc<GossipCounters>,
     peer_book: Arc<dyn PeerBook>,
-    signer: Option<BlockSigner>,
     /// The gap filler when req-resp sync is off; see [`crate::gap`].
     no_sync: NoSync,
     early_events: Vec<SwarmEvent<NodeEvent>>,
@@ -66,8 +64,6 @@ pub(crate) struct Parts {
     pub(crate) gossip: Arc<GossipCounters>,
     /// Where identify records go.
     pub(crate) peer_book: Arc<dyn PeerBook>,
-    /// The sequencer key, in sequencer mode.
-    pub(crate) signer: Option<BlockSigner>,
     /// Swarm events that arrived while the node waited for its listen addresses.
     pub(crate) early_events: Vec<SwarmEvent<NodeEvent>>,
     /// The metrics sampler.
@@ -83,7 +79,6 @@ impl EventLoop {
             deliveries: parts.deliveries,
             gossip: parts.gossip,
             peer_book: parts.peer_book,
-            signer: parts.signer,
             no_sync: NoSync,
             early_events: parts.early_events,
             sampler: parts.sampler,
@@ -210,8 +205,10 @@ impl EventLoop {
         false
     }
 
-    /// Hands an identify exchange to the peer book (which queues the writes off this task).
-    fn on_identify(&self, event: identify::Event) {
+    /// Hands an identify exchange to the peer book (which queues the writes off this task) and
+    /// the peer's protocols to the sync client, which asks only peers that serve
+    /// payload_by_number.
+    fn on_identify(&mut self, event: identify::Event) {
         let identify::Event::Received { peer_id, info, .. } = event else {
             return;
         };
@@ -222,6 +219,9 @@ impl EventLoop {
             protocols = info.protocols.len(),
             "identified"
         );
+        if let Some(sync) = self.swarm.behaviour_mut().sync.as_mut() {
+            sync.set_peer_protocols(peer_id, &info.protocols);
+        }
         self.peer_book.record_identify(
             &peer_id,
             IdentifyRecord {
@@ -238,17 +238,18 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Publish { envelope, reply } => {
-                let result = match &self.signer {
-                    None => Err(PublishError::NotSequencer),
-                    Some(signer) => self
-                        .swarm
-                        .behaviour_mut()
-                        .gossip
-                        .publish(signer, &envelope)
-                        .map(|_| ())
-                        .map_err(PublishError::from),
-                };
+            Command::Publish {
+                envelope,
+                signature,
+                reply,
+            } => {
+                let result = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossip
+                    .publish_signed(&envelope, &signature)
+                    .map(|_| ())
+                    .map_err(PublishError::from);
                 debug!(
                     target: TARGET,
                     number = envelope.execution_payload.block_number,
@@ -290,6 +291,10 @@ impl EventLoop {
                 .map(|p| (*p, behaviour.gossip.peer_score(p)))
                 .collect(),
             bans: behaviour.gating.list_peer_bans(),
+            sync_peers: behaviour
+                .sync
+                .as_ref()
+                .map_or(0, op_p2p_reqresp_sync::Behaviour::sync_peers),
         }
     }
 }
@@ -319,6 +324,9 @@ fn on_sync_event(event: &SyncEvent) {
         }
         SyncEvent::Rejected { peer, number, hash } => {
             warn!(target: TARGET, %peer, number, %hash, "synced block rejected");
+        }
+        SyncEvent::NotServing { peer } => {
+            info!(target: TARGET, %peer, "peer does not serve payload_by_number: not asked for blocks, not scored for it");
         }
     }
 }

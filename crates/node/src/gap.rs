@@ -11,6 +11,12 @@
 //! behaviour (`op-p2p-reqresp-sync`); the payloads it fetches and promotes come back to the app
 //! task and are stored with origin `sync`. With it off the filler is [`NoSync`], which refuses
 //! every range: the node says so at start and reports the gaps it could not fill.
+//!
+//! With sync on, only connected peers that serve payload_by_number are asked (identify's
+//! protocols decide; a peer that refuses the protocol is not asked again). A range requested
+//! while no connected peer serves stays queued and is filled as soon as one connects; the node
+//! reports such a gap ([`Scheduled::sync_peers`] is 0) in its log, its status (`gap`,
+//! `sync_peers`) and `p2p_sync_gap_blocks`.
 
 use std::time::Duration;
 
@@ -30,19 +36,34 @@ pub(crate) enum GapFillError {
     Refused(String),
 }
 
+/// A range handed to the sync client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scheduled {
+    /// Numbers newly queued (numbers already queued or on the wire are not counted again).
+    pub(crate) queued: usize,
+    /// Connected peers that will be asked: they serve payload_by_number. With none, the range
+    /// waits for one to connect.
+    pub(crate) sync_peers: usize,
+}
+
 /// Fetches the blocks strictly between `start` (the unsafe head) and `end` (a block gossip
 /// delivered ahead of it), as op-node's `SyncClient.RequestL2Range`. Payloads it fetches come
 /// back into the node's payload intake like gossip deliveries, marked as synced.
 pub(crate) trait GapFiller: Send {
-    /// Queues requests for the range; returns how many numbers were scheduled.
-    fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<usize, GapFillError>;
+    /// Queues requests for the range; returns how many numbers were scheduled and how many
+    /// peers can be asked.
+    fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<Scheduled, GapFillError>;
 }
 
 /// The sync client fills gaps.
 impl<S: op_p2p_reqresp_sync::PayloadSource> GapFiller for op_p2p_reqresp_sync::Behaviour<S> {
-    fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<usize, GapFillError> {
-        Self::request_range(self, start, end)
-            .map_err(|error| GapFillError::Refused(error.to_string()))
+    fn request_range(&mut self, start: BlockRef, end: BlockRef) -> Result<Scheduled, GapFillError> {
+        let queued = Self::request_range(self, start, end)
+            .map_err(|error| GapFillError::Refused(error.to_string()))?;
+        Ok(Scheduled {
+            queued,
+            sync_peers: self.sync_peers(),
+        })
     }
 }
 
@@ -52,7 +73,7 @@ impl<S: op_p2p_reqresp_sync::PayloadSource> GapFiller for op_p2p_reqresp_sync::B
 pub(crate) struct NoSync;
 
 impl GapFiller for NoSync {
-    fn request_range(&mut self, _: BlockRef, _: BlockRef) -> Result<usize, GapFillError> {
+    fn request_range(&mut self, _: BlockRef, _: BlockRef) -> Result<Scheduled, GapFillError> {
         Err(GapFillError::Unavailable)
     }
 }
@@ -108,8 +129,13 @@ pub(crate) struct Request {
 impl Request {
     /// How many blocks are missing.
     pub(crate) fn missing(&self) -> u64 {
-        self.end.number.saturating_sub(self.start.number + 1)
+        missing(self.start, self.end)
     }
+}
+
+/// How many blocks are missing strictly between `head` and `above`.
+pub(crate) fn missing(head: BlockRef, above: BlockRef) -> u64 {
+    above.number.saturating_sub(head.number.saturating_add(1))
 }
 
 #[cfg(test)]

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use libp2p_core::Multiaddr;
 use libp2p_identity::PeerId;
-use op_p2p_types::ExecutionPayloadEnvelope;
+use op_p2p_types::{ExecutionPayloadEnvelope, SIGNATURE_LEN};
 use tokio::sync::{mpsc, oneshot};
 
 use op_p2p_types::BlockRef;
 
-use crate::gap::GapFillError;
+use crate::gap::{GapFillError, Scheduled};
 
 /// Commands waiting for the swarm task before senders wait: enough for a burst of status,
 /// publish and control requests, small enough that a stuck task is noticed.
@@ -22,10 +22,12 @@ pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A question for the swarm task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    /// Sign and publish a block (sequencer mode).
+    /// Publish a block signed off the swarm task ([`crate::signer`]).
     Publish {
         /// The block.
         envelope: Box<ExecutionPayloadEnvelope>,
+        /// Its signature.
+        signature: [u8; SIGNATURE_LEN],
         /// Whether gossipsub took it.
         reply: oneshot::Sender<Result<(), PublishError>>,
     },
@@ -36,7 +38,7 @@ pub(crate) enum Command {
         /// The block waiting above it.
         end: BlockRef,
         /// Numbers scheduled, or why not.
-        reply: oneshot::Sender<Result<usize, GapFillError>>,
+        reply: oneshot::Sender<Result<Scheduled, GapFillError>>,
     },
     /// The network state, for the status file.
     Snapshot {
@@ -64,9 +66,6 @@ pub(crate) enum Command {
 /// Why a block was not published.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PublishError {
-    /// No sequencer key.
-    #[error("not a sequencer: no --p2p.sequencer.key")]
-    NotSequencer,
     /// gossipsub refused (no peers yet, a duplicate, …).
     #[error(transparent)]
     Gossip(#[from] op_p2p_gossip::Error),
@@ -81,6 +80,8 @@ pub(crate) struct NetworkSnapshot {
     pub(crate) peers: Vec<(PeerId, Option<f64>)>,
     /// Timed peer bans in force: peer and unix second the ban lifts.
     pub(crate) bans: Vec<(PeerId, u64)>,
+    /// Connected peers the sync client asks (they serve payload_by_number); 0 with sync off.
+    pub(crate) sync_peers: usize,
 }
 
 /// The handle failed: the swarm task is gone or did not answer in time.
@@ -124,13 +125,15 @@ impl NodeHandle {
             .map_err(|_| HandleError::Timeout)?
     }
 
-    /// Signs `envelope` with the sequencer key and publishes it.
+    /// Publishes `envelope` with `signature` (made by [`crate::signer::Signer`]).
     pub(crate) async fn publish(
         &self,
         envelope: ExecutionPayloadEnvelope,
+        signature: [u8; SIGNATURE_LEN],
     ) -> Result<Result<(), PublishError>, HandleError> {
         self.call(|reply| Command::Publish {
             envelope: Box::new(envelope),
+            signature,
             reply,
         })
         .await
@@ -141,7 +144,7 @@ impl NodeHandle {
         &self,
         start: BlockRef,
         end: BlockRef,
-    ) -> Result<Result<usize, GapFillError>, HandleError> {
+    ) -> Result<Result<Scheduled, GapFillError>, HandleError> {
         self.call(|reply| Command::RequestRange { start, end, reply })
             .await
     }

@@ -4,6 +4,10 @@
 //! op-node's file is the 32-byte secret as lowercase hex with no `0x` and no newline, mode
 //! 0600; when reading it trims whitespace and accepts a `0x` prefix. The same key file works
 //! for both nodes.
+//!
+//! This file is also compiled on its own into the `node_key` fuzz target (`fuzz/`, with
+//! `#[path]`, so fuzzing needs neither this binary crate nor RocksDB): outside its tests it
+//! uses only external crates, never `crate::` paths.
 
 use std::{
     fs,
@@ -199,5 +203,34 @@ mod tests {
         fs::write(&path, "not hex\n").unwrap();
         let err = load_or_generate(&KeySource::File(path)).unwrap_err();
         assert!(err.to_string().contains("key.txt"), "{err}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// Key text: arbitrary strings and any 32 bytes in op-node's forms are a key or a typed
+        /// error, never a panic; an accepted key is written as 64 lowercase hex digits that
+        /// parse to the same key.
+        #[test]
+        fn key_text_never_panics_and_round_trips(
+            text in ".{0,80}",
+            bytes in proptest::prelude::any::<[u8; 32]>(),
+            prefix in proptest::prop_oneof![proptest::strategy::Just(""), proptest::strategy::Just("0x"), proptest::strategy::Just(" 0x")],
+            suffix in "[ \r\n\t]{0,3}",
+        ) {
+            let _ = parse_key(&text);
+            let hex_text = format!("{prefix}{}{suffix}", hex::encode(bytes));
+            match parse_key(&hex_text) {
+                Ok(key) => {
+                    let secp = key.clone().try_into_secp256k1().unwrap();
+                    let written = encode_key(&secp);
+                    proptest::prop_assert_eq!(written.len(), 64);
+                    proptest::prop_assert_eq!(&written, &hex::encode(bytes));
+                    proptest::prop_assert_eq!(parse_key(&written).unwrap().public(), key.public());
+                }
+                // Only zero and values at or above the curve order are refused.
+                Err(e) => proptest::prop_assert!(matches!(e, IdentityError::InvalidKey), "{e}"),
+            }
+        }
     }
 }

@@ -38,6 +38,7 @@ mod gap;
 mod gossip_validate;
 mod handle;
 mod identity;
+mod l1_info;
 mod logging;
 mod metrics;
 mod network;
@@ -46,9 +47,11 @@ mod payload_store;
 mod rollup;
 mod rpc;
 mod sequencer;
+mod signer;
 mod status;
 mod swarm;
 mod sync_cmd;
+mod user_transactions;
 mod wall_clock;
 
 use std::{

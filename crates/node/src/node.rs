@@ -37,7 +37,7 @@ use tracing::{info, warn};
 use crate::{
     app::App,
     behaviour::{self, NodeBehaviour, NodeEvent},
-    config::{DiscoverySettings, NodeConfig, StoreLocation, listen_multiaddr},
+    config::{DiscoverySettings, NodeConfig, SignerSettings, StoreLocation, listen_multiaddr},
     control,
     error::Error,
     event_loop::{EventLoop, Parts},
@@ -45,7 +45,9 @@ use crate::{
     identity::{self, KeyOrigin},
     metrics::{GossipHook, NAMESPACE, NodeMetrics, sampler::Sampler, transport::Meter},
     payload_store::{self, PayloadStore},
-    rpc, swarm,
+    rpc,
+    signer::{BlockPublisher, RemoteSigner, Signer},
+    swarm,
 };
 
 /// The tracing target of node start and stop.
@@ -102,6 +104,23 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         info!(target: TARGET, source = ?config.key, "generated a new node key");
     }
 
+    // The signer first: an unreachable remote signer stops the node before anything listens.
+    let signer = match config.sequencer.as_ref().map(|s| &s.signer) {
+        None => None,
+        Some(SignerSettings::Local(key)) => Some(Arc::new(Signer::Local(key.clone()))),
+        Some(SignerSettings::Remote(settings)) => {
+            let remote = RemoteSigner::connect(settings).await?;
+            info!(
+                target: TARGET,
+                endpoint = remote.endpoint(),
+                address = %remote.address(),
+                tls = settings.tls.is_some(),
+                "remote block signer answers health_status"
+            );
+            Some(Arc::new(Signer::Remote(remote)))
+        }
+    };
+
     let rollup = &config.chain.rollup;
     let slot = Duration::from_secs(rollup.block_time.max(1));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
@@ -120,6 +139,12 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     // Scores, identify records and GC on the books' writer thread; gate rules written through.
     let books = Books::new(peer_store.clone()).map_err(database_error)?;
     let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
+    // A devnet's genesis is the synthetic block its rollup config names by hash: store it, so
+    // payload_by_number serves genesis as op-node does from its engine. On any other chain the
+    // hashes differ and nothing is stored.
+    if let Ok(genesis) = crate::sequencer::genesis_payload(&config.chain.rollup) {
+        payloads.store_genesis(&genesis)?;
+    }
     let counters = Arc::new(GossipCounters::new());
     // One registry, passed down: each crate registers its own families.
     let mut registry = prometheus_client::registry::Registry::with_prefix(NAMESPACE);
@@ -151,10 +176,13 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         drop(sync_tx);
         None
     };
+    // One signer gossip validates against, shared with the admin RPC's checks and rotated by
+    // the `signer` control command.
+    let unsafe_signer = UnsafeBlockSigner::new(config.unsafe_block_signer);
     let gossip = op_p2p_gossip::Behaviour::new(
         &config.gossip,
         rollup.clone(),
-        UnsafeBlockSigner::new(config.unsafe_block_signer),
+        unsafe_signer.clone(),
         Services {
             clock: clock.clone(),
             score_book: Arc::new(books.clone()),
@@ -263,11 +291,12 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         deliveries: delivery_tx,
         gossip: counters.clone(),
         peer_book: Arc::new(books.clone()),
-        signer: config.sequencer.as_ref().map(|s| s.signer.clone()),
         early_events,
         sampler,
     });
 
+    let publisher =
+        signer.map(|signer| BlockPublisher::new(signer, handle.clone(), rollup.l2_chain_id));
     // Up before the node reports itself started; calls wait in the handle's channel until the
     // swarm task runs.
     let (rpc_addr, rpc_server) = rpc::serve(
@@ -280,6 +309,16 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
             discovery: discovery
                 .clone()
                 .map(|d| Arc::new(d) as Arc<dyn rpc::DiscoveryTable>),
+            admin: config.rpc_admin.then(|| rpc::AdminParts {
+                payloads: payloads.clone(),
+                publisher: publisher.clone(),
+                rollup: rollup.clone(),
+                validator: op_p2p_gossip::Validator::new(
+                    rollup.clone(),
+                    unsafe_signer.clone(),
+                    config.gossip.timestamp_threshold,
+                ),
+            }),
         },
     )
     .await?;
@@ -346,7 +385,14 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         deliveries,
         synced: config.sync.req_resp.then_some(synced),
         sync_on: config.sync.req_resp,
-        sequencer: config.sequencer.as_ref().map(|s| s.last_block),
+        sequencer: config
+            .sequencer
+            .as_ref()
+            .filter(|s| !s.stopped)
+            .map(|s| s.last_block),
+        block_bytes: config.sequencer.as_ref().map_or(0, |s| s.block_bytes),
+        publisher,
+        signer: unsafe_signer,
         control: config.control_stdin.then(control::spawn_stdin_reader),
         status_file: config.status_file.clone(),
         peer_id: peer_id.to_string(),

@@ -17,13 +17,18 @@
 //!   leave the index.
 //! - Anything else is stored by hash but not indexed.
 //!
+//! - The **genesis block** is not a payload anyone sends: op-node serves it from its engine.
+//!   [`PayloadStore::store_genesis`] stores it (the devnet's synthetic genesis, which each node
+//!   rebuilds from the rollup config) when its hash is the rollup config's genesis hash, so that
+//!   payload_by_number serves it too.
+//!
 //! Every insert is one atomic RocksDB write batch, so the head, the index and the payloads agree
 //! after a crash at any point.
 //!
 //! # Serving sync
 //! [`PayloadStore::payload_by_number`] is the `PayloadSource` of the payload_by_number server:
-//! it answers with the chain's block at that height, up to the head (op-node serves what its
-//! engine has, which is the chain up to the unsafe head); the
+//! it answers with the chain's block at that height, up to the head, genesis included when it is
+//! stored (op-node serves what its engine has, which is the chain up to the unsafe head); the
 //! [`PayloadSource`](op_p2p_reqresp_sync::PayloadSource) impl is that method with the error
 //! wrapped.
 
@@ -164,6 +169,37 @@ impl PayloadStore {
     /// Payloads stored so far, by origin (kept across restarts).
     pub(crate) fn counts(&self) -> Counts {
         self.state().counts
+    }
+
+    /// Stores `envelope` as the chain's genesis block, at the genesis height of the index, if it
+    /// is the genesis this store was opened with (number and hash); returns whether it did.
+    /// Idempotent. The head does not move (it starts at genesis) and the counts do not change.
+    pub(crate) fn store_genesis(
+        &self,
+        envelope: &ExecutionPayloadEnvelope,
+    ) -> Result<bool, StoreError> {
+        let block = BlockRef::of(envelope);
+        let genesis = self.inner.genesis;
+        if block.number != genesis.number || block.hash != genesis.hash {
+            return Ok(false);
+        }
+        let _state = self.state();
+        let db = self.inner.store.db();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(PAYLOADS_CF)?, block.hash, encode_payload(envelope));
+        let entry = IndexEntry {
+            block,
+            origin: Origin::Genesis,
+            received_ms: 0,
+        };
+        batch.put_cf(
+            self.cf(PAYLOAD_INDEX_CF)?,
+            number_key(block.number),
+            encode_entry(&entry),
+        );
+        db.write_opt(batch, &self.inner.store.write_options())?;
+        info!(target: TARGET, number = block.number, hash = %block.hash, "stored the genesis block");
+        Ok(true)
     }
 
     /// Stores an accepted payload that arrived from `origin` at `received_ms` (unix ms) and

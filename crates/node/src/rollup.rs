@@ -1,5 +1,9 @@
 //! Reading `--rollup.config`: op-node's rollup.json, the P2P subset the types crate parses plus
 //! the L2 genesis block hash, where the node's unsafe chain starts.
+//!
+//! This file is also compiled on its own into the `rollup_config` fuzz target (`fuzz/`, with
+//! `#[path]`, so fuzzing needs neither this binary crate nor RocksDB): outside its tests it
+//! uses only external crates, never `crate::` paths.
 
 use std::{path::Path, str::FromStr as _};
 
@@ -146,5 +150,32 @@ mod tests {
             Chain::from_json(&bad),
             Err(RollupError::GenesisHash { .. })
         ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, failure_persistence: None, ..Default::default() })]
+
+        /// The operator's rollup.json: arbitrary text and the OP Mainnet file with one edit are
+        /// a chain or a typed error, never a panic; a chain that parses writes JSON that parses
+        /// back to it.
+        #[test]
+        fn rollup_json_never_panics_and_round_trips(
+            text in ".{0,200}",
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            insert in ".{0,6}",
+        ) {
+            let _ = Chain::from_json(&text);
+            let mainnet = include_str!("../testdata/rollup_op_mainnet.json");
+            let boundaries: Vec<usize> = mainnet.char_indices().map(|(i, _)| i).collect();
+            let at = boundaries[at.index(boundaries.len())];
+            for edited in [
+                format!("{}{insert}{}", &mainnet[..at], &mainnet[at..]),
+                format!("{}{}", &mainnet[..at], &mainnet[at + 1..]),
+            ] {
+                if let Ok(chain) = Chain::from_json(&edited) {
+                    proptest::prop_assert_eq!(Chain::from_json(&chain.to_json()).unwrap(), chain);
+                }
+            }
+        }
     }
 }

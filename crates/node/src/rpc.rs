@@ -7,7 +7,9 @@
 //! - [`swarm_side`]: what the swarm task answers ([`Request`]s sent through the
 //!   [`NodeHandle`], one oneshot reply each; nothing on the swarm task
 //!   waits, and peer-store reads run on tokio's blocking pool);
-//! - [`healthz`]: the `/healthz` route in front of jsonrpsee.
+//! - [`healthz`]: the `/healthz` route in front of jsonrpsee;
+//! - [`admin`]: `admin_postUnsafePayload`, with `--rpc.enable-admin` (op-node's flag), over
+//!   [`payload_json`], the Engine API JSON envelope.
 //!
 //! # Where this differs from op-node
 //! - **`--rpc.addr` defaults to 127.0.0.1** (op-node: 0.0.0.0, with a TODO to switch to
@@ -23,9 +25,11 @@
 //! - `opp2p_self.protocols` is `null` (rust-libp2p does not list the local protocols), and
 //!   `opp2p_disconnectPeer` forgets the peer's addresses but keeps its identify record.
 
+mod admin;
 mod api;
 mod healthz;
 mod params;
+mod payload_json;
 mod swarm_side;
 mod types;
 
@@ -37,6 +41,7 @@ use op_p2p_peerstore::Books;
 use tracing::{info, warn};
 
 pub(crate) use self::{
+    admin::AdminParts,
     api::{Backend, DiscoveryTable},
     swarm_side::{Request, SwarmSide},
 };
@@ -86,13 +91,15 @@ pub(crate) struct Parts {
     pub(crate) user_agent: String,
     /// The discv5 table, when discovery runs; `None` answers op-node's `discovery disabled`.
     pub(crate) discovery: Option<Arc<dyn DiscoveryTable>>,
+    /// The `admin` namespace, with `--rpc.enable-admin`.
+    pub(crate) admin: Option<AdminParts>,
 }
 
 /// Binds `addr` and serves the RPC until the returned handle is stopped; returns the bound
 /// address too (`--rpc.port 0` picks a free port).
 pub(crate) async fn serve(
     addr: SocketAddr,
-    parts: Parts,
+    mut parts: Parts,
 ) -> Result<(SocketAddr, ServerHandle), RpcError> {
     let config = ServerConfig::builder()
         .max_request_body_size(MAX_REQUEST_BODY)
@@ -111,9 +118,19 @@ pub(crate) async fn serve(
     let bound = server
         .local_addr()
         .map_err(|source| RpcError { addr, source })?;
-    let module = api::module(Backend::new(parts));
+    let admin = parts.admin.take().map(admin::module);
+    let mut module = api::module(Backend::new(parts));
+    let namespaces = if let Some(admin) = admin {
+        // Distinct names: `admin_*` against `opp2p_*`.
+        module
+            .merge(admin)
+            .map_err(|e| RpcError::new(addr, std::io::Error::other(e.to_string())))?;
+        "opp2p_*, admin_*"
+    } else {
+        "opp2p_*"
+    };
     let handle = server.start(module);
-    info!(target: TARGET, addr = %bound, "RPC server listening (HTTP and WebSocket, opp2p_*, /healthz)");
+    info!(target: TARGET, addr = %bound, namespaces, "RPC server listening (HTTP and WebSocket, /healthz)");
     if !bound.ip().is_loopback() {
         // op-node serves the same methods unauthenticated on 0.0.0.0 by default; say so once.
         warn!(

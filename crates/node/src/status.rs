@@ -48,6 +48,14 @@ pub(crate) struct Status {
     pub(crate) blocks_local: u64,
     /// Gap ranges the node needed filled and could not have requested (sync off).
     pub(crate) gaps_unfilled: u64,
+    /// Blocks missing now between the unsafe head and the lowest stored block above it
+    /// (0: no gap); `p2p_sync_gap_blocks` in the metrics.
+    #[serde(default)]
+    pub(crate) gap: u64,
+    /// Connected peers the sync client asks: they serve payload_by_number (0 with sync off).
+    /// A gap with none waits for one to connect.
+    #[serde(default)]
+    pub(crate) sync_peers: usize,
     /// Gossip validation and publishing counters since start.
     pub(crate) gossip: GossipStatus,
     /// Connected peers.
@@ -61,6 +69,9 @@ pub(crate) struct Status {
     /// Discovery; `None` with `p2p.no-discovery`.
     #[serde(default)]
     pub(crate) discovery: Option<DiscoveryStatus>,
+    /// Tasks alive on the node's tokio runtime (a soak run watches it for leaks).
+    #[serde(default)]
+    pub(crate) tasks: usize,
     /// When this was written, unix ms.
     pub(crate) updated_ms: u64,
 }
@@ -195,12 +206,15 @@ mod tests {
             blocks_via_sync: 0,
             blocks_local: 0,
             gaps_unfilled: 0,
+            gap: 0,
+            sync_peers: 0,
             gossip: GossipStatus::default(),
             peers: 0,
             connected: vec![],
             bans: vec![],
             scores: vec![],
             discovery: None,
+            tasks: 3,
             updated_ms: 5,
         };
         write(&path, &status).unwrap();

@@ -167,7 +167,31 @@ impl<S: PayloadSource> Behaviour<S> {
         self.client.is_static(peer)
     }
 
-    /// Connected peers the client sends requests to.
+    /// What identify reported `peer` speaks: a connected peer whose protocols lack
+    /// [`protocol`](Self::protocol) is not sent requests (and emits [`Event::NotServing`]); one
+    /// whose protocols include it is asked again. Peers are asked before identify arrives: a
+    /// peer that turns out not to serve refuses the first request, which then costs it nothing
+    /// and goes to another peer (see [`RequestFailure::UnsupportedProtocols`]).
+    pub fn set_peer_protocols<'a>(
+        &mut self,
+        peer: PeerId,
+        protocols: impl IntoIterator<Item = &'a StreamProtocol>,
+    ) {
+        let serves = protocols.into_iter().any(|p| *p == self.protocol);
+        if self.client.set_serving(peer, serves, self.clock.now()) {
+            debug!(target: TARGET, %peer, "identify: peer does not serve payload_by_number; not asking it");
+            self.events.push_back(Event::NotServing { peer });
+        }
+        self.wake();
+    }
+
+    /// Whether the connected `peer` is known not to serve payload_by_number.
+    pub fn is_not_serving(&self, peer: &PeerId) -> bool {
+        self.client.is_not_serving(peer)
+    }
+
+    /// Connected peers the client sends requests to (not those known not to serve
+    /// payload_by_number, nor non-static ones with [`Config::with_only_static`]).
     pub fn sync_peers(&self) -> usize {
         self.client.sync_peers()
     }

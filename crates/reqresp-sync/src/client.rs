@@ -97,6 +97,10 @@ pub(crate) struct Client {
     max_range_age: Duration,
     statics: HashSet<PeerId>,
     connected: HashSet<PeerId>,
+    /// Connected peers that do not serve payload_by_number (identify said so, or they refused
+    /// the protocol): they get no loop and are never asked. Cleared when the peer disconnects
+    /// and when identify reports the protocol.
+    not_serving: HashSet<PeerId>,
     loops: HashMap<PeerId, PeerLoop>,
     ready: VecDeque<PeerId>,
     queue: BinaryHeap<Queued>,
@@ -137,6 +141,7 @@ impl Client {
             max_range_age: config.max_range_age,
             statics: HashSet::new(),
             connected: HashSet::new(),
+            not_serving: HashSet::new(),
             loops: HashMap::new(),
             ready: VecDeque::new(),
             queue: BinaryHeap::new(),
@@ -162,7 +167,33 @@ impl Client {
 
     pub(crate) fn peer_disconnected(&mut self, peer: &PeerId) {
         self.connected.remove(peer);
+        self.not_serving.remove(peer);
         self.loops.remove(peer);
+    }
+
+    /// Records whether the connected `peer` serves payload_by_number: a peer that does not
+    /// loses its loop and is not asked again (a request already on the wire completes); a peer
+    /// that does gets its loop back. Returns whether `peer` was just found not to serve.
+    pub(crate) fn set_serving(&mut self, peer: PeerId, serves: bool, now: Duration) -> bool {
+        if !self.connected.contains(&peer) {
+            return false;
+        }
+        if serves {
+            if self.not_serving.remove(&peer) {
+                self.start_loop(peer, now);
+            }
+            false
+        } else if self.not_serving.insert(peer) {
+            self.loops.remove(&peer);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether the connected `peer` is known not to serve payload_by_number.
+    pub(crate) fn is_not_serving(&self, peer: &PeerId) -> bool {
+        self.not_serving.contains(peer)
     }
 
     pub(crate) fn set_static(&mut self, peer: PeerId, is_static: bool, now: Duration) {
@@ -189,7 +220,7 @@ impl Client {
     }
 
     fn start_loop(&mut self, peer: PeerId, now: Duration) {
-        if self.only_static && !self.statics.contains(&peer) {
+        if (self.only_static && !self.statics.contains(&peer)) || self.not_serving.contains(&peer) {
             return;
         }
         self.loops.entry(peer).or_insert_with(|| PeerLoop {
@@ -441,6 +472,10 @@ impl Client {
         let Some(sent) = self.finish(request, now, false) else {
             return;
         };
+        if matches!(failure, RequestFailure::UnsupportedProtocols) {
+            self.on_unsupported(sent, now, events, metrics);
+            return;
+        }
         let code = match &failure {
             RequestFailure::Code(code) => Some(*code),
             _ => None,
@@ -468,6 +503,38 @@ impl Client {
             number: sent.number,
             result: Err(failure),
         });
+    }
+
+    /// The peer refused the protocol (multistream-select found no common protocol): it does
+    /// not serve payload_by_number. Decision (departs from op-node, which scores this as an
+    /// error response and keeps asking): no score, no back-off, the peer is not asked again
+    /// while connected, and the number goes back to the queue for a peer that serves. Many
+    /// nodes on live networks run clients without this protocol; scoring them pushed honest
+    /// gossip peers below zero and out of the mesh.
+    fn on_unsupported(
+        &mut self,
+        sent: Sent,
+        now: Duration,
+        events: &mut VecDeque<Event>,
+        metrics: &dyn Metrics,
+    ) {
+        metrics.unsupported(sent.number, now.saturating_sub(sent.started));
+        debug!(target: TARGET, peer = %sent.peer, number = sent.number, "peer does not serve payload_by_number; not asking it again");
+        if !self.in_flight.contains_key(&sent.number) && self.queue.len() < REQUEST_QUEUE_SIZE {
+            self.queue.push(Queued {
+                number: sent.number,
+                range: sent.range,
+            });
+            self.in_flight.insert(sent.number, sent.range);
+        }
+        events.push_back(Event::Response {
+            peer: sent.peer,
+            number: sent.number,
+            result: Err(RequestFailure::UnsupportedProtocols),
+        });
+        if self.set_serving(sent.peer, false, now) {
+            events.push_back(Event::NotServing { peer: sent.peer });
+        }
     }
 
     /// Clears the request's bookkeeping and restarts its peer's loop.
@@ -709,6 +776,32 @@ mod tests {
 
     fn queued_numbers(c: &Client) -> Vec<u64> {
         queued(c)
+    }
+
+    #[test]
+    fn peers_that_do_not_serve_get_no_loop_until_they_do_or_reconnect() {
+        let (mut c, _) = client();
+        let peer = PeerId::random();
+        // Not connected: nothing to record.
+        assert!(!c.set_serving(peer, false, Duration::ZERO));
+        assert!(!c.is_not_serving(&peer));
+        c.peer_connected(peer, Duration::ZERO);
+        assert_eq!(c.sync_peers(), 1);
+        assert!(c.set_serving(peer, false, Duration::ZERO));
+        assert!(!c.set_serving(peer, false, Duration::ZERO), "reported once");
+        assert_eq!(c.sync_peers(), 0);
+        // Static or not, a peer that does not serve is not asked.
+        c.set_static(peer, true, Duration::ZERO);
+        assert_eq!(c.sync_peers(), 0);
+        // identify now lists the protocol.
+        assert!(!c.set_serving(peer, true, Duration::ZERO));
+        assert_eq!(c.sync_peers(), 1);
+        // A reconnect starts afresh.
+        assert!(c.set_serving(peer, false, Duration::ZERO));
+        c.peer_disconnected(&peer);
+        c.peer_connected(peer, Duration::ZERO);
+        assert!(!c.is_not_serving(&peer));
+        assert_eq!(c.sync_peers(), 1);
     }
 
     #[test]

@@ -95,8 +95,8 @@ impl CodecError {
 }
 
 /// Why one of our requests failed. Every failure but [`RequestFailure::Code`] with
-/// [`ResultCode::NotFound`] counts as an error response in the peer's score (op-node's
-/// `onResponseError`).
+/// [`ResultCode::NotFound`] and [`RequestFailure::UnsupportedProtocols`] counts as an error
+/// response in the peer's score (op-node's `onResponseError`).
 #[derive(Debug, thiserror::Error)]
 pub enum RequestFailure {
     /// The server answered with a non-zero result code.
@@ -112,7 +112,9 @@ pub enum RequestFailure {
     /// The connection closed before the response was read.
     #[error("connection closed before the response")]
     ConnectionClosed,
-    /// The peer does not speak `payload_by_number` (op-node counts this as an error too).
+    /// The peer does not speak `payload_by_number`: multistream-select refused the protocol.
+    /// Not an error response (op-node scores it as one; see the crate docs): the peer is not
+    /// asked again while connected, and the number goes back to the queue for another peer.
     #[error("peer does not support payload_by_number")]
     UnsupportedProtocols,
     /// A dial for the request failed (the client only asks connected peers, so this means the

@@ -36,6 +36,13 @@ pub enum Event {
         /// The number it did not have.
         number: u64,
     },
+    /// Client: a connected peer does not serve payload_by_number (its identify protocols lack
+    /// the id, or it refused the protocol when asked). It is not asked while connected, and
+    /// not scored for it (a departure from op-node; see the crate docs).
+    NotServing {
+        /// The peer.
+        peer: PeerId,
+    },
     /// Client: a payload linked by parent hash to a trusted block left quarantine for the sink.
     Promoted {
         /// The peer that served it.

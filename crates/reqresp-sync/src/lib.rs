@@ -16,7 +16,9 @@
 //!     failure); every response verified (number, block hash); results quarantined until a
 //!     trusted hash links them to the chain, then handed to the [`PayloadSink`] the node's gossip
 //!     path feeds too; outcomes scored in the peer store (valid response, error response, rejected
-//!     payload; "not found" costs nothing and cancels the range).
+//!     payload; "not found" costs nothing and cancels the range). Peers that do not serve the
+//!     protocol ([`Behaviour::set_peer_protocols`] from identify, or a refused protocol) are not
+//!     asked and not scored.
 //! - [`Metrics`] hooks, [`Event`]s for logs and tests, and [`ResponseReport`] for operators (the
 //!   logic of `op-p2p sync decode-response` and `op-p2p sync fetch`).
 //!
@@ -97,8 +99,23 @@
 //!   end and is rejected when the range is requested (op-node skips it until quarantine pressure
 //!   evicts it), and a number whose payload from a peer was rejected is not handed to that peer
 //!   again, so a fast liar cannot hold the top block.
+//! - **Peers that do not serve payload_by_number.** op-node opens a stream to every connected
+//!   peer; when the peer does not speak the protocol the stream fails ("protocol not
+//!   supported"), which op-node scores as an error response, backs off and asks again. Many
+//!   nodes on live OP networks run clients without this protocol (or op-node with
+//!   `--p2p.sync.req-resp=false`): measured with such a peer as the only peer of a late joiner,
+//!   every request failed that way, its application score went negative, gossipsub pruned it
+//!   from the mesh and the late joiner stopped receiving blocks after ~28 s. Here a peer whose
+//!   identify protocols lack the id ([`Behaviour::set_peer_protocols`]) is never asked, and a
+//!   request refused with request-response's `UnsupportedProtocols` (identify had not arrived
+//!   yet) marks the peer as not serving: no score, no back-off, the number goes back to the
+//!   queue for another peer, and the peer is not asked again until it reconnects or identify
+//!   reports the protocol. We do not wait for identify before the first request: identify
+//!   arrives within a round trip, and the one refused request costs nothing. Counted as
+//!   `result_code="unsupported"` in `p2p_req_total` ([`Metrics::unsupported`]; op-node counts
+//!   it under `"1"`).
 //! - **Metrics.** The server reports the code it sent (op-node always reports 0); the client keeps
-//!   op-node's labels ([`client_result_code`]).
+//!   op-node's labels ([`client_result_code`]), plus `unsupported` (above).
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -140,7 +157,8 @@ pub use self::{
     error::{CodecError, Error, Phase, RequestError, RequestFailure, SourceError},
     event::Event,
     metrics::{
-        Metrics, NoMetrics, PrometheusMetrics, REQ_DURATION_BUCKETS, Role, client_result_code,
+        Metrics, NoMetrics, PrometheusMetrics, REQ_DURATION_BUCKETS, Role,
+        UNSUPPORTED_RESULT_LABEL, client_result_code,
     },
     rate_limit::Quota,
     report::{ReportCodec, ResponseReport, Verdict, report_behaviour, request_report},

@@ -43,6 +43,14 @@ pub trait Metrics: Send + fmt::Debug + 'static {
         let _ = (role, number, result_code, duration);
     }
 
+    /// Client: a request failed because the peer does not speak payload_by_number
+    /// (multistream-select refused the protocol). Not a [`request`](Self::request): op-node
+    /// counts it under `result_code="1"` with local failures; we count it under its own
+    /// `result_code="unsupported"` value, since it is not scored either (see the crate docs).
+    fn unsupported(&self, number: u64, duration: Duration) {
+        let _ = (number, duration);
+    }
+
     /// The number of payloads in quarantine changed.
     fn quarantine_size(&self, size: usize) {
         let _ = size;
@@ -74,6 +82,10 @@ pub const REQ_DURATION_BUCKETS: [f64; 11] = [
 
 /// op-node's only req-resp method.
 const PAYLOAD_BY_NUMBER: &str = "payload_by_number";
+
+/// The `result_code` label of client requests the peer refused because it does not speak
+/// payload_by_number ([`Metrics::unsupported`]); not one of op-node's values.
+pub const UNSUPPORTED_RESULT_LABEL: &str = "unsupported";
 
 /// `p2p_role`, `p2p_method`, `result_code`.
 type RequestLabels = [(&'static str, &'static str); 3];
@@ -134,6 +146,23 @@ impl PrometheusMetrics {
             .get(&request_labels(role, result_code))
             .map_or(0, |c| c.get())
     }
+
+    /// Client requests refused because the peer does not speak payload_by_number.
+    pub fn unsupported_requests(&self) -> u64 {
+        self.requests
+            .get(&unsupported_labels())
+            .map_or(0, |c| c.get())
+    }
+
+    fn observe(&self, labels: RequestLabels, role: Role, number: u64, duration: Duration) {
+        self.requests.get_or_create(&labels).inc();
+        self.durations
+            .get_or_create(&labels)
+            .observe(duration.as_secs_f64());
+        self.payload_by_number
+            .get_or_create(&[("p2p_role", role.as_str())])
+            .set(i64::try_from(number).unwrap_or(i64::MAX));
+    }
 }
 
 /// The `result_code` label: the code in decimal. Bounded: the client's codes are collapsed to
@@ -155,16 +184,21 @@ fn request_labels(role: Role, result_code: u8) -> RequestLabels {
     ]
 }
 
+fn unsupported_labels() -> RequestLabels {
+    [
+        ("p2p_role", Role::Client.as_str()),
+        ("p2p_method", PAYLOAD_BY_NUMBER),
+        ("result_code", UNSUPPORTED_RESULT_LABEL),
+    ]
+}
+
 impl Metrics for PrometheusMetrics {
     fn request(&self, role: Role, number: u64, result_code: u8, duration: Duration) {
-        let labels = request_labels(role, result_code);
-        self.requests.get_or_create(&labels).inc();
-        self.durations
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
-        self.payload_by_number
-            .get_or_create(&[("p2p_role", role.as_str())])
-            .set(i64::try_from(number).unwrap_or(i64::MAX));
+        self.observe(request_labels(role, result_code), role, number, duration);
+    }
+
+    fn unsupported(&self, number: u64, duration: Duration) {
+        self.observe(unsupported_labels(), Role::Client, number, duration);
     }
 
     fn quarantine_size(&self, size: usize) {
@@ -191,7 +225,9 @@ mod tests {
         m.request(Role::Server, 9, 0, Duration::from_millis(2));
         m.request(Role::Server, 9, 200, Duration::ZERO);
         m.quarantine_size(3);
+        m.unsupported(8, Duration::from_millis(1));
         assert_eq!(m.requests(Role::Client, 1), 1);
+        assert_eq!(m.unsupported_requests(), 1);
         assert_eq!(m.requests(Role::Server, 0), 1);
         let mut text = String::new();
         encode_registry(&mut text, &registry).expect("encode");
@@ -202,6 +238,8 @@ mod tests {
             "op_node_default_p2p_req_duration_seconds_bucket{le=\"0.025\",p2p_role=\"client\",p2p_method=\"payload_by_number\",result_code=\"1\"} 0",
             "op_node_default_p2p_payload_by_number{p2p_role=\"server\"} 9",
             "op_node_default_p2p_payloads_quarantine_total 3",
+            "op_node_default_p2p_req_total{p2p_role=\"client\",p2p_method=\"payload_by_number\",result_code=\"unsupported\"} 1",
+            "op_node_default_p2p_payload_by_number{p2p_role=\"client\"} 8",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }

@@ -806,3 +806,128 @@ fn behaviours_can_move_to_the_swarm_task() {
     assert_send::<Behaviour>();
     assert_send::<crate::conn_manager::Behaviour>();
 }
+
+#[test]
+fn graylist_cutoff_bans_peers_that_stay_graylisted() {
+    let config = Config::default().with_graylist_cutoff(-40.0, Duration::from_secs(2));
+    let (b, store, clock) = gate(config);
+    let book = Arc::new(MemoryScoreBook::new());
+    let mut b = b.with_score_book(book.clone(), Duration::ZERO);
+    // Many peers: the op-node round would reach the graylisted one only after seconds.
+    let peers: Vec<PeerId> = (0..8).map(|_| PeerId::random()).collect();
+    for (i, peer) in peers.iter().enumerate() {
+        connect(&mut b, *peer, i, &format!("/ip4/192.0.2.{}/tcp/1", i + 1));
+    }
+    let (graylisted, recovers, protected) = (peers[5], peers[6], peers[7]);
+    b.protect(protected);
+    for peer in [graylisted, recovers, protected] {
+        // Between the ban threshold (−100) and the graylist threshold: never banned by op-node.
+        book.record_gossip_scores(&peer, gossip_total(-98.0));
+    }
+    book.record_gossip_scores(&peers[0], gossip_total(-39.0));
+
+    clock.advance_secs(1);
+    assert!(
+        closes(&mut b).is_empty(),
+        "first seen below: the grace starts"
+    );
+    book.record_gossip_scores(&recovers, gossip_total(-30.0));
+    clock.advance_secs(1);
+    assert!(
+        closes(&mut b).is_empty(),
+        "one second of the two-second grace"
+    );
+    clock.advance_secs(1);
+    assert_eq!(closes(&mut b), vec![(graylisted, None)]);
+    assert!(b.is_peer_banned(&graylisted));
+    let until = stored_peer_ban(&store, &graylisted).unwrap();
+    assert_eq!(until, START + 3 + DEFAULT_BAN_DURATION.as_secs());
+    for peer in [recovers, protected, peers[0]] {
+        assert!(!b.is_peer_banned(&peer));
+    }
+
+    // Back below after recovering: a fresh grace, not the old first sighting.
+    book.record_gossip_scores(&recovers, gossip_total(-50.0));
+    disconnect(&mut b, graylisted, 5);
+    clock.advance_secs(1);
+    assert!(closes(&mut b).is_empty());
+    clock.advance_secs(2);
+    assert_eq!(closes(&mut b), vec![(recovers, None)]);
+}
+
+#[test]
+fn graylist_cutoff_is_off_by_default_and_with_ban_peers_off() {
+    for config in [
+        Config::default(),
+        Config::default()
+            .with_ban_peers(false)
+            .with_graylist_cutoff(-40.0, Duration::ZERO),
+    ] {
+        let (b, _, clock) = gate(config);
+        let book = Arc::new(MemoryScoreBook::new());
+        let mut b = b.with_score_book(book.clone(), Duration::ZERO);
+        let peer = PeerId::random();
+        connect(&mut b, peer, 1, "/ip4/192.0.2.1/tcp/1");
+        book.record_gossip_scores(&peer, gossip_total(-98.0));
+        for _ in 0..5 {
+            clock.advance_secs(1);
+            assert!(closes(&mut b).is_empty());
+        }
+        assert!(!b.is_peer_banned(&peer));
+    }
+}
+
+#[test]
+fn pending_inbound_handshakes_are_bounded_per_ip() {
+    let (mut b, _, _) = gate(Config::default().with_max_pending_inbound_per_ip(Some(2)));
+    let pending = |b: &mut Behaviour, id: usize, remote: &str| {
+        b.handle_pending_inbound_connection(
+            ConnectionId::new_unchecked(id),
+            &local(),
+            &addr(remote),
+        )
+        .map_err(reason)
+    };
+    let flood = "/ip4/192.0.2.1/tcp/1";
+    assert_eq!(pending(&mut b, 1, flood), Ok(()));
+    assert_eq!(pending(&mut b, 2, flood), Ok(()));
+    assert_eq!(
+        pending(&mut b, 3, flood),
+        Err(DenyReason::TooManyPendingInbound {
+            ip: ip("192.0.2.1"),
+            pending: 2
+        })
+    );
+    // Another host is not affected.
+    assert_eq!(pending(&mut b, 4, "/ip4/192.0.2.2/tcp/1"), Ok(()));
+    assert_eq!(b.metrics().accepts_denied, 1);
+
+    // A handshake that fails frees its slot…
+    let error = libp2p_swarm::ListenError::Aborted;
+    b.on_swarm_event(FromSwarm::ListenFailure(
+        libp2p_swarm::behaviour::ListenFailure {
+            local_addr: &local(),
+            send_back_addr: &addr(flood),
+            error: &error,
+            connection_id: ConnectionId::new_unchecked(1),
+            peer_id: None,
+        },
+    ));
+    assert_eq!(pending(&mut b, 5, flood), Ok(()));
+    assert!(pending(&mut b, 6, flood).is_err());
+    // …and so does one that completes.
+    b.handle_established_inbound_connection(
+        ConnectionId::new_unchecked(2),
+        PeerId::random(),
+        &local(),
+        &addr(flood),
+    )
+    .unwrap();
+    assert_eq!(pending(&mut b, 7, flood), Ok(()));
+
+    // Off by default.
+    let (mut open, _, _) = gate(Config::default());
+    for id in 0..100 {
+        assert_eq!(pending(&mut open, id, flood), Ok(()));
+    }
+}

@@ -18,8 +18,12 @@ use crate::{
 };
 
 fn message_event(i: u8, data: Vec<u8>) -> gossipsub::Event {
+    message_from(PeerId::random(), i, data)
+}
+
+fn message_from(source: PeerId, i: u8, data: Vec<u8>) -> gossipsub::Event {
     gossipsub::Event::Message {
-        propagation_source: PeerId::random(),
+        propagation_source: source,
         message_id: MessageId::new(&[i]),
         message: gossipsub::Message {
             source: None,
@@ -52,7 +56,7 @@ fn behaviour_with<V: Validate>(
         results,
         Publisher::new(rollup()),
         services,
-        config.score_inspect_interval,
+        config,
     )
 }
 
@@ -178,6 +182,60 @@ async fn pending_messages_are_answered_when_the_pipeline_stops() {
     assert_eq!(reports[0].reason, Some(Reason::PipelineClosed));
     assert_eq!(behaviour.pending(), 0);
     drop(release);
+}
+
+/// One peer can have at most `validation_queue_per_peer` messages waiting or in validation;
+/// its further messages are ignored at once, and other peers' messages still get in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_peer_is_bounded_and_others_still_get_in() {
+    let (started, mut started_rx) = mpsc::channel(64);
+    let (release, release_rx) = std_mpsc::channel();
+    let gate = Arc::new(Gate {
+        started,
+        release: Mutex::new(release_rx),
+    });
+    let config = Config::default()
+        .with_validation_concurrency(1)
+        .with_validation_queue_per_peer(3);
+    let counters = Arc::new(GossipCounters::new());
+    let mut behaviour = behaviour_with(gate, &config, counters.clone());
+    let (flooder, honest) = (PeerId::random(), PeerId::random());
+    for i in 0..20u8 {
+        behaviour.on_gossipsub_event(message_from(flooder, i, vec![i]));
+    }
+    behaviour.on_gossipsub_event(message_from(honest, 100, vec![100]));
+    assert_eq!(behaviour.pending(), 4, "3 of the flooder's, 1 honest");
+    let (reports, _) = drain(&mut behaviour);
+    assert_eq!(reports.len(), 17);
+    for r in &reports {
+        assert_eq!(r.source, flooder);
+        assert_eq!(r.reason, Some(Reason::PeerBusy));
+        assert_eq!((r.outcome, r.reported), (Outcome::Ignore, Outcome::Ignore));
+    }
+    assert_eq!(counters.reason(Reason::PeerBusy), 17);
+    // The gate's verdict is a panic: op-node's reject, our fault, so reported as an ignore.
+    within("a check to start", started_rx.recv()).await.unwrap();
+    for _ in 0..4 {
+        release.send(()).unwrap();
+        next_result(&mut behaviour).await;
+    }
+    let (reports, _) = drain(&mut behaviour);
+    assert_eq!(reports.len(), 4);
+    for r in &reports {
+        assert_eq!(r.reason, Some(Reason::Panic));
+        assert_eq!((r.outcome, r.reported), (Outcome::Reject, Outcome::Ignore));
+    }
+    // Peers are served in turn: the honest message arrived last but is not served last. (It
+    // comes second or third: the flooder's first message may already be running when the
+    // others arrive.)
+    let order: Vec<PeerId> = reports.iter().map(|r| r.source).collect();
+    let at = order.iter().position(|p| *p == honest).unwrap();
+    assert!(at == 1 || at == 2, "{order:?}");
+    // Once answered, the flooder may send again.
+    behaviour.on_gossipsub_event(message_from(flooder, 50, vec![50]));
+    assert_eq!(behaviour.pending(), 1);
+    release.send(()).unwrap();
+    next_result(&mut behaviour).await;
 }
 
 #[tokio::test]

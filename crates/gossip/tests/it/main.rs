@@ -5,8 +5,10 @@
 
 mod common;
 mod embed;
+mod floodsub;
 mod network;
 mod pipeline;
 mod rules;
+mod scoring;
 mod slow_source;
 mod vectors;

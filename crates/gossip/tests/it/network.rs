@@ -58,7 +58,7 @@ async fn a_block_published_by_a_reaches_c_through_b() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forged_block_is_rejected_by_b_not_forwarded_and_costs_the_rogue() {
+async fn a_block_of_another_signer_is_rejected_by_b_not_forwarded_and_costs_nothing() {
     let (a, mut b, mut c) = line().await;
     let rogue = TestNode::spawn(Config::default()).await;
     rogue.connect(&b).await;
@@ -73,22 +73,17 @@ async fn a_forged_block_is_rejected_by_b_not_forwarded_and_costs_the_rogue() {
     let report = b.next_report().await;
     assert_eq!(report.message_id, forged_id);
     assert_eq!(report.source, rogue.peer_id);
+    // op-node's verdict, reported to gossipsub as an ignore: the signer is our state (a peer
+    // that learnt a rotated signer before us relays exactly this).
     assert_eq!(
-        (report.outcome, report.reason),
-        (Outcome::Reject, Some(Reason::WrongSigner))
+        (report.outcome, report.reported, report.reason),
+        (Outcome::Reject, Outcome::Ignore, Some(Reason::WrongSigner))
     );
-
-    // P4: the reject cost the rogue −2·1².
-    let score = b.peer_score(rogue.peer_id).await.unwrap();
-    assert!((-2.0..0.0).contains(&score), "rogue score {score}");
-    // The snapshot reaches the score book.
-    b.inspect_scores().await;
-    let snapshot = b.score_book.gossip_scores(&rogue.peer_id).unwrap();
-    assert!(snapshot.total < 0.0);
-    // Honest peers keep their score.
+    assert_eq!(b.counters.reason(Reason::WrongSigner), 1);
+    assert_eq!(b.peer_score(rogue.peer_id).await, Some(0.0));
     assert_eq!(b.peer_score(a.peer_id).await, Some(0.0));
 
-    // A valid block from A now reaches C. B rejected the forged one before, B→C is one ordered
+    // A valid block from A now reaches C. B dropped the forged one before, B→C is one ordered
     // stream and C validates in order, so C would have answered the forged one first had B
     // forwarded it.
     let valid = block(100, NOW, 1);
@@ -102,17 +97,62 @@ async fn a_forged_block_is_rejected_by_b_not_forwarded_and_costs_the_rogue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_block_is_rejected_by_b_not_forwarded_and_costs_the_rogue() {
+    let (a, mut b, mut c) = line().await;
+    let rogue = TestNode::spawn(Config::default()).await;
+    rogue.connect(&b).await;
+
+    // Signed by the sequencer, but the block hash does not match the payload: no honest node
+    // relays that.
+    let mut broken = block(100, NOW, 9);
+    broken.execution_payload.block_hash = op_p2p_types::B256::repeat_byte(7);
+    let broken_id = rogue
+        .publish_raw(topic(PayloadVersion::V4), signed(&broken))
+        .await
+        .unwrap();
+    let report = b.next_report().await;
+    assert_eq!(report.message_id, broken_id);
+    assert_eq!(
+        (report.outcome, report.reported, report.reason),
+        (
+            Outcome::Reject,
+            Outcome::Reject,
+            Some(Reason::InvalidBlockHash)
+        )
+    );
+
+    // P4: the reject cost the rogue −2·1².
+    let score = b.peer_score(rogue.peer_id).await.unwrap();
+    assert!((-2.0..0.0).contains(&score), "rogue score {score}");
+    // The snapshot reaches the score book.
+    b.inspect_scores().await;
+    let snapshot = b.score_book.gossip_scores(&rogue.peer_id).unwrap();
+    assert!(snapshot.total < 0.0);
+    // Honest peers keep their score.
+    assert_eq!(b.peer_score(a.peer_id).await, Some(0.0));
+
+    let valid = block(100, NOW, 1);
+    a.publish(&valid).await.unwrap();
+    assert_eq!(c.next_delivery().await.envelope, valid);
+    let first_at_c = c.next_report().await;
+    assert_ne!(first_at_c.message_id, broken_id);
+    assert_eq!(c.counters.outcome(Outcome::Reject), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_p4_a_reject_costs_nothing_as_in_op_node() {
     let config = Config::default().with_invalid_message_scoring(false);
     let mut b = TestNode::spawn(config).await;
     let rogue = TestNode::spawn(Config::default()).await;
     rogue.connect(&b).await;
-    let forged = signed_by(&other_key(), &block(100, NOW, 9));
+    // A reject that would cost score with P4 on (see the test above).
+    let mut broken = block(100, NOW, 9);
+    broken.execution_payload.block_hash = op_p2p_types::B256::repeat_byte(7);
     rogue
-        .publish_raw(topic(PayloadVersion::V4), forged)
+        .publish_raw(topic(PayloadVersion::V4), signed(&broken))
         .await
         .unwrap();
-    assert_eq!(b.next_report().await.outcome, Outcome::Reject);
+    assert_eq!(b.next_report().await.reported, Outcome::Reject);
     assert_eq!(b.peer_score(rogue.peer_id).await, Some(0.0));
 }
 

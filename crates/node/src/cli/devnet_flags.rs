@@ -55,4 +55,16 @@ pub(crate) struct DevnetArgs {
     #[arg(long, value_name = "PORT", num_args = 0..=1, require_equals = true,
         default_missing_value = "7300")]
     pub(crate) metrics: Option<u16>,
+    /// Fill each block with about this many bytes of synthetic user transactions (the
+    /// sequencer's `--sequencer.block-bytes`; 120000 makes OP Mainnet-sized blocks). 0, the
+    /// default: the L1-info deposit only.
+    #[arg(long, value_name = "BYTES", default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=super::MAX_BLOCK_BYTES))]
+    pub(crate) block_bytes: u64,
+    /// Sign the sequencer's blocks through a remote signer, as a production sequencer does:
+    /// the devnet serves an op-signer-compatible JSON-RPC signer on 127.0.0.1 (plain HTTP)
+    /// holding the sequencer key, and the sequencer gets --signer.endpoint and
+    /// --signer.address instead of the key.
+    #[arg(long)]
+    pub(crate) remote_signer: bool,
 }

@@ -324,6 +324,9 @@ pub(crate) struct NodeArgs {
     pub(crate) metrics: super::metrics_flags::MetricsArgs,
 
     #[command(flatten)]
+    pub(crate) signer: crate::cli::SignerArgs,
+
+    #[command(flatten)]
     pub(crate) local: LocalArgs,
 }
 
@@ -347,9 +350,16 @@ pub(crate) struct LocalArgs {
     #[arg(long = "sequencer.last-block", value_name = "N")]
     pub(crate) sequencer_last_block: Option<u64>,
 
-    /// IPs exempt from gossipsub's IP-colocation penalty (comma separated; none by default, as
-    /// op-node). For many nodes on one host: the devnet passes 127.0.0.1, the address every
-    /// local inbound connection comes from.
+    /// Sequencer mode: fill each block with about this many bytes of synthetic, signed EIP-1559
+    /// user transactions after its L1-info deposit (0, the default: none), so that blocks are
+    /// the size of a busy chain's (OP Mainnet's are ~100-150 KB). At most the block gas limit.
+    #[arg(long = "sequencer.block-bytes", value_name = "BYTES", default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=super::MAX_BLOCK_BYTES))]
+    pub(crate) sequencer_block_bytes: u64,
+
+    /// IPs exempt from the IP-colocation penalty (comma separated; none by default, as
+    /// op-node). Loopback needs no entry (P6 skips it, as go-libp2p-pubsub); for peers that
+    /// reach this node through one shared address that is not loopback (a NAT or proxy).
     #[arg(
         long = "gossip.ip-colocation-whitelist",
         value_name = "IPS",

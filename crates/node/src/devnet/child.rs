@@ -31,10 +31,9 @@ pub(crate) struct NodeSpec {
     /// Its number in the devnet.
     pub(crate) index: usize,
     /// Its loopback address: node `i` is 127.0.0.`i + 1`, one address per node as hosts would
-    /// have, so the peers a node dials have distinct addresses for gossipsub's IP-colocation
-    /// penalty (op-node's weight −35 above 10 peers on one IP, which would ban the peers of any
-    /// node with more than 10 on one address); connections it accepts all come from 127.0.0.1,
-    /// which the nodes exempt (`--gossip.ip-colocation-whitelist`).
+    /// have (its metrics are served there too). The IP-colocation penalty needs no exemption:
+    /// like go-libp2p-pubsub, op-p2p's P6 does not count loopback connections (every connection
+    /// a node accepts comes from 127.0.0.1, since libp2p-tcp binds outgoing sockets to 0.0.0.0).
     pub(crate) ip: std::net::Ipv4Addr,
     /// Its directory: key, database, status, log.
     pub(crate) dir: PathBuf,
@@ -44,8 +43,13 @@ pub(crate) struct NodeSpec {
     pub(crate) signer_address: String,
     /// The sequencer key, for the sequencer.
     pub(crate) sequencer_key: Option<String>,
+    /// The remote signer's endpoint, for the sequencer with `--remote-signer` (instead of the
+    /// key).
+    pub(crate) remote_signer: Option<String>,
     /// The last block the sequencer produces.
     pub(crate) last_block: Option<u64>,
+    /// The sequencer's `--sequencer.block-bytes` (0: not passed).
+    pub(crate) block_bytes: u64,
     /// Static peers.
     pub(crate) static_peers: Vec<Multiaddr>,
     /// Whether discovery runs (`--static` turns it off).
@@ -94,11 +98,6 @@ impl NodeSpec {
             "0".into(),
             "--p2p.unsafe-block-signer".into(),
             self.signer_address.clone().into(),
-            // Every local inbound connection comes from 127.0.0.1 (libp2p-tcp binds outgoing
-            // sockets to 0.0.0.0), so without this gossipsub's IP-colocation penalty would ban
-            // the peers of any node with more than 10.
-            "--gossip.ip-colocation-whitelist".into(),
-            "127.0.0.1".into(),
         ];
         if self.discovery {
             args.push("--p2p.discovery.path".into());
@@ -115,9 +114,19 @@ impl NodeSpec {
             args.push("--p2p.static".into());
             args.push(joined.join(",").into());
         }
+        if let Some(endpoint) = &self.remote_signer {
+            args.push("--signer.endpoint".into());
+            args.push(endpoint.into());
+            args.push("--signer.address".into());
+            args.push(self.signer_address.clone().into());
+        }
         if let Some(last) = self.last_block {
             args.push("--sequencer.last-block".into());
             args.push(last.to_string().into());
+        }
+        if self.block_bytes > 0 {
+            args.push("--sequencer.block-bytes".into());
+            args.push(self.block_bytes.to_string().into());
         }
         if let Some(port) = self.metrics_port {
             args.push("--metrics.enabled".into());
@@ -272,7 +281,9 @@ mod tests {
             rollup_config: PathBuf::from("/tmp/devnet/rollup.json"),
             signer_address: "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1".into(),
             sequencer_key: None,
+            remote_signer: None,
             last_block: None,
+            block_bytes: 0,
             static_peers: Vec::new(),
             discovery,
             bootnodes: vec!["enr:-a".into(), "enr:-b".into()],
@@ -300,5 +311,17 @@ mod tests {
         let without = args(&spec(false));
         assert!(without.iter().any(|a| a == "--p2p.no-discovery"));
         assert!(!without.iter().any(|a| a == "--p2p.bootnodes"));
+        assert!(!without.iter().any(|a| a.starts_with("--signer.")));
+    }
+
+    #[test]
+    fn a_remote_signer_replaces_the_key() {
+        let mut remote = spec(false);
+        remote.remote_signer = Some("http://127.0.0.1:4444".into());
+        let with = args(&remote);
+        let at = with.iter().position(|a| a == "--signer.endpoint").unwrap();
+        assert_eq!(with[at + 1], "http://127.0.0.1:4444");
+        let at = with.iter().position(|a| a == "--signer.address").unwrap();
+        assert_eq!(with[at + 1], remote.signer_address);
     }
 }

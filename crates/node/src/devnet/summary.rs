@@ -6,7 +6,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use crate::status::Status;
+use crate::status::{BlockStatus, Status};
 
 /// One node's view as the devnet summarises it.
 #[derive(Debug, Clone)]
@@ -47,6 +47,17 @@ pub(crate) fn missing(status: &Status, canonical: &Canonical, blocks: u64) -> Ve
             _ => true,
         })
         .collect()
+}
+
+/// Status files list only the node's last `STATUS_MAX_BLOCKS` blocks; for longer runs (a soak)
+/// the devnet keeps the older ones it saw in earlier reads of `status`'s file, `previous`.
+pub(crate) fn keep_older_blocks(status: &mut Status, previous: Vec<BlockStatus>) {
+    let oldest = status.blocks.iter().map(|b| b.number).min();
+    status.blocks.extend(
+        previous
+            .into_iter()
+            .filter(|b| oldest.is_none_or(|oldest| b.number < oldest)),
+    );
 }
 
 /// Whether `status` holds block `number` with the canonical hash; with its store time.
@@ -166,7 +177,6 @@ pub(crate) fn ranges(numbers: &[u64]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::BlockStatus;
 
     fn status(blocks: &[(u64, &str, &str, u64)]) -> Status {
         Status {
@@ -195,12 +205,15 @@ mod tests {
             blocks_via_sync: 0,
             blocks_local: 0,
             gaps_unfilled: 0,
+            gap: 0,
+            sync_peers: 0,
             gossip: crate::status::GossipStatus::default(),
             peers: 1,
             connected: vec![],
             bans: vec![],
             scores: vec![],
             discovery: None,
+            tasks: 0,
             updated_ms: 0,
         }
     }
@@ -237,5 +250,16 @@ mod tests {
         let table = table(&rows, &canonical, 3, 4);
         assert!(table.contains("| 2/3 |"), "{table}");
         assert!(table.contains("| off | 4.2 s |"), "{table}");
+    }
+
+    #[test]
+    fn older_blocks_are_kept_across_status_reads() {
+        let mut first = status(&[(1, "0xa", "gossip", 10), (2, "0xb", "gossip", 11)]);
+        let mut second = status(&[(2, "0xb", "gossip", 11), (3, "0xc", "gossip", 12)]);
+        keep_older_blocks(&mut second, std::mem::take(&mut first.blocks));
+        let mut numbers: Vec<u64> = second.blocks.iter().map(|b| b.number).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, [1, 2, 3]);
+        assert_eq!(holds(&second, 1, "0xa"), Some(10));
     }
 }

@@ -33,6 +33,9 @@ pub(crate) enum Origin {
     Gossip,
     /// Fetched with payload_by_number.
     Sync,
+    /// The L2 genesis block, stored at startup (the devnet's; see
+    /// [`super::PayloadStore::store_genesis`]). Not counted in [`Counts`].
+    Genesis,
 }
 
 impl Origin {
@@ -41,6 +44,7 @@ impl Origin {
             Self::Local => 0,
             Self::Gossip => 1,
             Self::Sync => 2,
+            Self::Genesis => 3,
         }
     }
 
@@ -49,6 +53,7 @@ impl Origin {
             0 => Some(Self::Local),
             1 => Some(Self::Gossip),
             2 => Some(Self::Sync),
+            3 => Some(Self::Genesis),
             _ => None,
         }
     }
@@ -59,6 +64,7 @@ impl Origin {
             Self::Local => "local",
             Self::Gossip => "gossip",
             Self::Sync => "sync",
+            Self::Genesis => "genesis",
         }
     }
 }
@@ -92,6 +98,7 @@ impl Counts {
             Origin::Local => &mut self.local,
             Origin::Gossip => &mut self.gossip,
             Origin::Sync => &mut self.sync,
+            Origin::Genesis => return,
         };
         *n = n.saturating_add(1);
     }

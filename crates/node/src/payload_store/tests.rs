@@ -215,3 +215,37 @@ fn everything_survives_reopening() {
         Err(StoreError::OtherChain { .. })
     ));
 }
+
+/// The genesis block is served when stored: only the genesis the store was opened with, at its
+/// height, without moving the head or the counts; blocks on top still link to it.
+#[test]
+fn the_genesis_payload_is_stored_and_served() {
+    let rollup = rollup();
+    let genesis_block = crate::sequencer::genesis_payload(&rollup).unwrap();
+    let db = PeerStore::open_in_memory(db_config(), Arc::new(SystemClock::new())).unwrap();
+    let store = PayloadStore::open(db, BlockRef::of(&genesis_block)).unwrap();
+    assert_eq!(store.payload_by_number(0).unwrap(), None);
+
+    // Another block 0 (another chain's genesis) is not stored.
+    assert!(!store.store_genesis(&sibling(&genesis_block)).unwrap());
+    assert_eq!(store.payload_by_number(0).unwrap(), None);
+
+    assert!(store.store_genesis(&genesis_block).unwrap());
+    assert!(store.store_genesis(&genesis_block).unwrap(), "idempotent");
+    assert_eq!(
+        store.payload_by_number(0).unwrap(),
+        Some(genesis_block.clone())
+    );
+    assert_eq!(store.head(), BlockRef::of(&genesis_block));
+    assert_eq!(store.counts(), Counts::default());
+    assert_eq!(store.recent_entries(5).unwrap()[0].origin, Origin::Genesis);
+
+    let one = build_payload(&rollup, &store.head()).unwrap().unwrap();
+    assert!(matches!(
+        store.insert(&one, Origin::Gossip, 1).unwrap(),
+        Inserted::Extended { .. }
+    ));
+    assert_eq!(store.payload_by_number(1).unwrap(), Some(one));
+    assert_eq!(store.payload_by_number(0).unwrap(), Some(genesis_block));
+    assert_eq!(store.gap().unwrap(), None);
+}

@@ -540,6 +540,7 @@ mod tests {
             local_key: libp2p_identity::Keypair::generate_secp256k1().public(),
             user_agent: "optimism".to_owned(),
             discovery,
+            admin: None,
         }));
         (module, books)
     }

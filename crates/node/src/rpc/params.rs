@@ -4,6 +4,10 @@
 //! at most 1`, `non-array args`) and `-32000` for op-node's own checks (`invalid request`,
 //! `bad peer address: …`). jsonrpsee's typed parameters would answer `Invalid params` with serde's
 //! message and accept surplus arguments, so its macros are not used.
+//!
+//! This file is also compiled on its own into the `rpc_params` fuzz target (`fuzz/`, with
+//! `#[path]`, so fuzzing needs neither this binary crate nor RocksDB): outside its tests it
+//! uses only external crates, never `crate::` paths.
 
 use std::net::IpAddr;
 
@@ -30,7 +34,7 @@ fn invalid_params(message: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INVALID_PARAMS, message.into(), None::<()>)
 }
 
-fn invalid_argument(index: usize, detail: impl std::fmt::Display) -> ErrorObjectOwned {
+pub(crate) fn invalid_argument(index: usize, detail: impl std::fmt::Display) -> ErrorObjectOwned {
     invalid_params(format!("invalid argument {index}: {detail}"))
 }
 

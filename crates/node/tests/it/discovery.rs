@@ -49,13 +49,8 @@ fn args(rollup: &Path, dir: &Path, name: &str, extra: &[&str]) -> Vec<String> {
         .unwrap();
     args[at + 1] = path("discovery");
     args.extend(["--p2p.peers.lo".to_owned(), LOW_WATER.to_string()]);
-    // Every node is on 127.0.0.1: without the exemption, gossipsub's IP-colocation penalty
-    // (above 10 peers on one IP) would push the bootnode's peers below the mesh's zero-score
-    // bar once more than 10 of them connect to it (the devnet does the same).
-    args.extend([
-        "--gossip.ip-colocation-whitelist".to_owned(),
-        "127.0.0.1".to_owned(),
-    ]);
+    // Every node is on 127.0.0.1 and needs no IP-colocation exemption: P6 skips loopback
+    // connections, as go-libp2p-pubsub's does.
     args.extend(extra.iter().map(|s| (*s).to_owned()));
     args
 }

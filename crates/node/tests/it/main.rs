@@ -4,13 +4,19 @@
 // Test helpers outside `#[test]` functions unwrap too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod admin_rpc;
+mod attack;
 mod bad_config;
 mod common;
 mod devnet;
 mod discovery;
 mod gossip_validate;
+mod late_joiner;
 mod metrics;
 mod network;
+mod remote_signer;
 mod restart;
+mod rotation;
 mod rpc;
 mod sync_cmd;
+mod test_signer;

@@ -97,7 +97,7 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &[u8]) 
 
 /// A node's RPC endpoint.
 #[derive(Clone, Copy)]
-struct Rpc(SocketAddr);
+pub(crate) struct Rpc(pub(crate) SocketAddr);
 
 impl Rpc {
     /// POSTs `body` as JSON.
@@ -112,7 +112,7 @@ impl Rpc {
     }
 
     /// Calls `method` with `params`: the result, or the error's code and message.
-    fn call(self, method: &str, params: Value) -> Result<Value, (i64, String)> {
+    pub(crate) fn call(self, method: &str, params: Value) -> Result<Value, (i64, String)> {
         let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let response = self.post(request.to_string().as_bytes());
         assert_eq!(response.status, 200, "{method}: {}", response.body);
@@ -127,13 +127,13 @@ impl Rpc {
     }
 
     /// Calls `method`, which must succeed.
-    fn ok(self, method: &str, params: Value) -> Value {
+    pub(crate) fn ok(self, method: &str, params: Value) -> Value {
         self.call(method, params)
             .unwrap_or_else(|e| panic!("{method}: {e:?}"))
     }
 
     /// Calls `method`, which must fail with `code`; returns the message.
-    fn err(self, method: &str, params: Value, code: i64) -> String {
+    pub(crate) fn err(self, method: &str, params: Value, code: i64) -> String {
         match self.call(method, params.clone()) {
             Ok(result) => panic!("{method} {params}: expected error {code}, got {result}"),
             Err((got, message)) => {
@@ -177,16 +177,16 @@ impl Rpc {
 }
 
 /// A node of the test: its process, RPC, id and dial address.
-struct RpcNode {
-    node: Node,
-    rpc: Rpc,
-    id: String,
-    addr: String,
+pub(crate) struct RpcNode {
+    pub(crate) node: Node,
+    pub(crate) rpc: Rpc,
+    pub(crate) id: String,
+    pub(crate) addr: String,
 }
 
 /// Starts a node in `dir/name` with its RPC on a free port, `extra` flags, and waits until the
 /// RPC answers.
-fn start(dir: &Path, rollup: &Path, name: &str, extra: &[&str]) -> RpcNode {
+pub(crate) fn start(dir: &Path, rollup: &Path, name: &str, extra: &[&str]) -> RpcNode {
     start_on(dir, rollup, name, extra, free_port())
 }
 
@@ -333,6 +333,11 @@ fn every_method_against_live_nodes() {
                     .all(|a| a.as_str().unwrap().ends_with(&format!("/p2p/{}", b.id))),
                 "{info}"
             );
+            // b's identify advertises floodsub next to meshsub, as op-node does.
+            let protocols = info["protocols"].as_array().unwrap();
+            for id in ["/floodsub/1.0.0", "/meshsub/1.1.0"] {
+                assert!(protocols.iter().any(|p| p == id), "{id}: {info}");
+            }
             break;
         }
         assert!(Instant::now() < deadline, "identify never showed: {info}");

@@ -31,13 +31,13 @@ fn vectors() -> Value {
     serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn hex(v: &Value) -> Vec<u8> {
+pub(crate) fn hex(v: &Value) -> Vec<u8> {
     hex::decode(v.as_str().unwrap().trim_start_matches("0x")).unwrap()
 }
 
 /// A schedule under which the vector's block has its timestamp and the vector's forks are
 /// active (as in the types crate's vector tests).
-fn schedule_for(v: &Value) -> RollupConfig {
+pub(crate) fn schedule_for(v: &Value) -> RollupConfig {
     let active = |flag: &str| v[flag].as_bool().unwrap().then_some(0);
     let number = v["requested_block_number"].as_u64().unwrap();
     let timestamp = v["expected"]["payload"]["timestamp"].as_u64().unwrap_or(0);
@@ -83,7 +83,7 @@ fn payload_of(response: Response) -> (ResponseVersion, ExecutionPayloadEnvelope)
     }
 }
 
-fn successes() -> Vec<Value> {
+pub(crate) fn successes() -> Vec<Value> {
     vectors()["responses"]
         .as_array()
         .unwrap()
@@ -208,6 +208,9 @@ async fn vectors_served_and_read_over_a_real_stream() {
                 ),
             );
             connect(&mut client, server_id, addr).await;
+            // `schedule_for` makes the requested block the genesis block: genesis is served
+            // when the source has it (op-node serves it from its engine), and below it is
+            // out of range.
             for (number, expected) in [
                 (requested, Response::payload(&rollup, envelope.clone())),
                 (requested + 1, Response::Error(ResultCode::NotFound)),

@@ -5,7 +5,9 @@
 mod alloc;
 mod codec;
 mod common;
+mod not_serving;
 mod options;
+mod properties;
 mod report;
 mod server;
 mod sync;

@@ -919,3 +919,51 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// A `payload_by_number` request is exactly 8 bytes, little-endian; any other length is
+    /// refused, and every number round-trips.
+    #[test]
+    fn requests_are_exactly_eight_le_bytes(
+        bytes in prop::collection::vec(any::<u8>(), 0..17),
+        number in any::<u64>(),
+    ) {
+        let expected = <[u8; 8]>::try_from(bytes.as_slice()).ok().map(u64::from_le_bytes);
+        prop_assert_eq!(op_p2p_types::decode_request(&bytes), expected);
+        let encoded = op_p2p_types::encode_request(number);
+        prop_assert_eq!(op_p2p_types::decode_request(&encoded), Some(number));
+    }
+
+    /// `rollup.json` text: arbitrary text and arbitrary edits of a valid config are a config or
+    /// a typed error; a config that parses serializes back to itself; the schedule arithmetic
+    /// never panics on a parsed config.
+    #[test]
+    fn rollup_config_json_never_panics_and_round_trips(
+        config in arb_rollup_config(),
+        text in ".{0,256}",
+        cut in any::<Index>(),
+        insert in ".{0,8}",
+        timestamp in any::<u64>(),
+    ) {
+        let _ = RollupConfig::from_json(&text);
+        let json = serde_json::to_string(&config).unwrap();
+        prop_assert_eq!(RollupConfig::from_json(&json).unwrap(), config);
+        // One edit at a character boundary.
+        let boundaries: Vec<usize> = json.char_indices().map(|(i, _)| i).collect();
+        let at = boundaries[cut.index(boundaries.len())];
+        for edited in [
+            format!("{}{insert}{}", &json[..at], &json[at..]),
+            format!("{}{}", &json[..at], &json[at + 1..]),
+        ] {
+            if let Ok(parsed) = RollupConfig::from_json(&edited) {
+                let again = serde_json::to_string(&parsed).unwrap();
+                prop_assert_eq!(RollupConfig::from_json(&again).unwrap(), parsed.clone());
+                let _ = parsed.payload_version(timestamp);
+                let _ = parsed.target_block_number(timestamp);
+                let _ = parsed.timestamp_for_block(timestamp);
+            }
+        }
+    }
+}

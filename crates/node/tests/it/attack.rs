@@ -1,0 +1,544 @@
+//! Hostile peers as processes (issue 14): `op-p2p-attacker` next to real `op-p2p node`
+//! processes (a sequencer and two verifiers on 127.0.0.1), attacking one verifier over TCP.
+//! The assertions are outcomes: the attacker is banned and refused within a stated bound, the
+//! honest nodes hold every block, the attacked node's peak RSS stays under a cap. Latency
+//! figures are printed (`--nocapture`) for the node README's "Under attack" table, never
+//! asserted.
+//!
+//! The attacker is a binary of the workspace crate `op-p2p-attacker`: `OP_P2P_ATTACKER_BIN`, or
+//! `op-p2p-attacker` next to cargo's `op-p2p` (built by a workspace build or
+//! `cargo build -p op-p2p-attacker`).
+
+use std::{
+    io::{BufRead as _, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::common::{Node, SEQUENCER_KEY, block_hashes, dial_addr, node_args, write_rollup};
+
+/// Blocks the sequencer makes (1 s each): the attack runs inside this window.
+const BLOCKS: u64 = 40;
+/// Time from writing the rollup config to genesis, for three nodes to start and connect.
+const GENESIS_LEAD: u64 = 10;
+/// How long the attacker runs.
+const ATTACK_SECONDS: u64 = 30;
+/// The bound on the ban of a snappy-bomb sender, from the attacker's start: gossipsub graylists
+/// it within a second, gossip writes the score snapshot the ban reads every 15 s (op-node's
+/// inspection interval), the cut-off's grace is 5 s and the monitor checks every second: ~21 s
+/// at worst on an idle machine; the rest is slack for a loaded one.
+const BAN_BOUND: Duration = Duration::from_secs(50);
+/// The cap on the attacked node's peak RSS (`VmHWM`): the issue's goal, 256 MiB. Each 10 MiB
+/// frame is buffered once by the codec; nothing may accumulate.
+const RSS_CAP_KIB: u64 = 256 * 1024;
+/// The bound on the attacked node's open file descriptors (it idles at ~40; a cut-off attacker
+/// redialling once a second must not add up).
+const FD_CAP: usize = 128;
+/// The bound on every other wait (blocks arriving after the attack).
+const WAIT: Duration = Duration::from_secs(120);
+
+/// The attacker binary.
+fn attacker_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("OP_P2P_ATTACKER_BIN") {
+        return path.into();
+    }
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_op-p2p")).with_file_name("op-p2p-attacker");
+    assert!(
+        path.exists(),
+        "{} missing: build it with `cargo build -p op-p2p-attacker` or set OP_P2P_ATTACKER_BIN",
+        path.display()
+    );
+    path
+}
+
+/// The attacker process, killed when dropped; its JSON lines on a channel.
+struct Attacker {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    peer_id: String,
+}
+
+impl Attacker {
+    fn start(kind: &str, target: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(attacker_bin())
+            .args(["--kind", kind, "--target", target, "--seconds"])
+            .arg(ATTACK_SECONDS.to_string())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                let Ok(value) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        let started = lines.recv_timeout(WAIT).expect("attacker started");
+        assert_eq!(started["event"], "started", "{started}");
+        // `conn-flood` never authenticates, so it has no peer id.
+        let peer_id = started["peer_id"].as_str().unwrap_or_default().to_owned();
+        Self {
+            child,
+            lines,
+            peer_id,
+        }
+    }
+
+    /// The lines so far.
+    fn drain(&self) -> Vec<Value> {
+        self.lines.try_iter().collect()
+    }
+
+    /// Waits for the attacker to finish on its own; returns its remaining lines.
+    fn finish(&mut self) -> Vec<Value> {
+        let deadline = Instant::now() + WAIT;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "attacker did not stop");
+            thread::sleep(Duration::from_millis(100));
+        }
+        // The reader thread ends at EOF.
+        thread::sleep(Duration::from_millis(200));
+        self.drain()
+    }
+}
+
+impl Drop for Attacker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `VmHWM` (peak RSS) of a process, KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Open file descriptors of a process.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// The received time (unix ms) of blocks 1..=[`BLOCKS`] in a status.
+fn received(status: &Value) -> Vec<(u64, u64)> {
+    status["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["number"].as_u64().unwrap(),
+                b["received_ms"].as_u64().unwrap(),
+            )
+        })
+        .filter(|(n, _)| (1..=BLOCKS).contains(n))
+        .collect()
+}
+
+/// p50 and p99 of the sequencer → verifier delay over the blocks, ms.
+fn propagation(sequencer: &Value, verifier: &Value) -> (u64, u64) {
+    let built = received(sequencer);
+    let mut delays: Vec<u64> = received(verifier)
+        .into_iter()
+        .filter_map(|(n, at)| {
+            built
+                .iter()
+                .find(|(m, _)| *m == n)
+                .map(|(_, t)| at.saturating_sub(*t))
+        })
+        .collect();
+    delays.sort_unstable();
+    let pick = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize];
+    (pick(0.5), pick(0.99))
+}
+
+fn has_peer(list: &Value, peer: &str) -> bool {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .any(|entry| entry["peer"] == peer)
+}
+
+/// What one run measured.
+#[derive(Debug)]
+struct Outcome {
+    /// Attacker start → the attacked node lists the ban.
+    banned_after: Option<Duration>,
+    /// Whether the attacked node was seen without the attacker's connection after the ban.
+    cut_off: bool,
+    /// Status writes of the attacked node, after it was first seen without the attacker's
+    /// connection following the ban, that list the attacker connected again.
+    connected_after_ban: usize,
+    /// Connections the attacker saw (the first and every refused redial).
+    attacker_connections: usize,
+    attacker_done: Value,
+    peak_rss_kib: u64,
+    max_fds: usize,
+    /// p50/p99 ms of the attacked and the other verifier.
+    attacked: (u64, u64),
+    other: (u64, u64),
+}
+
+/// Whether a node's status shows it listening.
+fn listening(status: &Value) -> bool {
+    !status["listen_addrs"].as_array().unwrap().is_empty()
+}
+
+/// Starts the sequencer of `BLOCKS` blocks in `dir` with `args`; returns it, listening, and its
+/// dial address.
+fn start_sequencer(dir: &TempDir, mut args: Vec<String>) -> (Node, String) {
+    args.extend(["--sequencer.last-block".to_owned(), BLOCKS.to_string()]);
+    let mut sequencer = Node::start(
+        &args,
+        &[("OP_NODE_P2P_SEQUENCER_KEY", SEQUENCER_KEY)],
+        &dir.path().join("sequencer.json"),
+        &dir.path().join("sequencer.log"),
+    );
+    let addr = dial_addr(&sequencer.wait_status("sequencer listening", listening));
+    (sequencer, addr)
+}
+
+/// A sequencer and two verifiers (each verifier knows the sequencer, the second also the first,
+/// as static peers); the attacker of `kind` dials the first verifier once both are connected.
+/// Returns once every node holds every block (asserted) and the attacker has stopped.
+fn run(kind: &str) -> Outcome {
+    let dir = TempDir::new().unwrap();
+    let rollup = write_rollup(dir.path(), GENESIS_LEAD);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let args = |name: &str| node_args(&rollup, &path(&format!("{name}/key")), &path(name));
+    let (sequencer, sequencer_addr) = start_sequencer(&dir, args("sequencer"));
+
+    let mut attacked_args = args("attacked");
+    attacked_args.extend(["--p2p.static".to_owned(), sequencer_addr.clone()]);
+    let mut attacked = Node::start(
+        &attacked_args,
+        &[],
+        &dir.path().join("attacked.json"),
+        &dir.path().join("attacked.log"),
+    );
+    let attacked_addr = dial_addr(&attacked.wait_status("verifier listening", listening));
+    let mut other_args = args("other");
+    other_args.extend([
+        "--p2p.static".to_owned(),
+        sequencer_addr,
+        "--p2p.static".to_owned(),
+        attacked_addr.clone(),
+    ]);
+    let mut other = Node::start(
+        &other_args,
+        &[],
+        &dir.path().join("other.json"),
+        &dir.path().join("other.log"),
+    );
+    other.wait_status("the other verifier has both peers", |s| {
+        s["peers"].as_u64() == Some(2)
+    });
+
+    let pid = attacked.pid();
+    let start = Instant::now();
+    let mut attacker = Attacker::start(kind, &attacked_addr, &[]);
+    let mut banned_after = None;
+    let mut connected_after_ban = 0;
+    let mut cut_off = false;
+    let mut last_counted = None;
+    let mut peak_rss_kib = 0;
+    let mut max_fds = 0;
+    let mut lines = Vec::new();
+    while attacker.child.try_wait().unwrap().is_none() {
+        lines.extend(attacker.drain());
+        peak_rss_kib = peak_rss_kib.max(peak_rss_kib_of(pid));
+        max_fds = max_fds.max(open_fds(pid));
+        if let Some(status) = attacked.status() {
+            let connected = has_peer(&status["connected"], &attacker.peer_id);
+            if banned_after.is_none() && has_peer(&status["bans"], &attacker.peer_id) {
+                banned_after = Some(start.elapsed());
+            }
+            // The status that first lists the ban may still list the connection (its close is
+            // queued behind the ban); from the first status without it on, the attacker must
+            // never be connected again: every redial is refused.
+            if banned_after.is_some() && !connected {
+                cut_off = true;
+            }
+            let written = status["updated_ms"].as_u64();
+            if cut_off && connected && written != last_counted {
+                connected_after_ban += 1;
+                last_counted = written;
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    lines.extend(attacker.finish());
+    let attacker_done = lines
+        .iter()
+        .find(|l| l["event"] == "done")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let attacker_connections = lines.iter().filter(|l| l["event"] == "connected").count();
+
+    // Every honest node ends with the sequencer's chain.
+    let deadline = Instant::now() + WAIT;
+    let head = |s: &Value| s["head"]["number"].as_u64() == Some(BLOCKS);
+    let (seq, att, oth) = loop {
+        let statuses = (sequencer.status(), attacked.status(), other.status());
+        if let (Some(s), Some(a), Some(o)) = &statuses
+            && head(s)
+            && head(a)
+            && head(o)
+        {
+            break (s.clone(), a.clone(), o.clone());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "honest nodes did not reach block {BLOCKS}: {statuses:?}"
+        );
+        peak_rss_kib = peak_rss_kib.max(peak_rss_kib_of(pid));
+        thread::sleep(Duration::from_millis(200));
+    };
+    let canonical = block_hashes(&seq);
+    assert_eq!(canonical.len() as u64, BLOCKS, "every block");
+    assert_eq!(block_hashes(&att), canonical, "the attacked verifier");
+    assert_eq!(block_hashes(&oth), canonical, "the other verifier");
+    peak_rss_kib = peak_rss_kib.max(peak_rss_kib_of(pid));
+    max_fds = max_fds.max(open_fds(pid));
+    let outcome = Outcome {
+        banned_after,
+        cut_off,
+        connected_after_ban,
+        attacker_connections,
+        attacker_done,
+        peak_rss_kib,
+        max_fds,
+        attacked: propagation(&seq, &att),
+        other: propagation(&seq, &oth),
+    };
+    eprintln!(
+        "| {kind} | {} / {} ms | {} / {} ms | {} | {} MiB | {} |",
+        outcome.attacked.0,
+        outcome.attacked.1,
+        outcome.other.0,
+        outcome.other.1,
+        outcome.banned_after.map_or_else(
+            || "not banned".to_owned(),
+            |d| format!("banned after {d:.1?}")
+        ),
+        outcome.peak_rss_kib / 1024,
+        outcome.max_fds,
+    );
+    eprintln!("attack {kind}: {outcome:?}");
+    outcome
+}
+
+/// [`peak_rss_kib`], 0 for a process that is gone (its exit fails the test elsewhere).
+fn peak_rss_kib_of(pid: u32) -> u64 {
+    if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        peak_rss_kib(pid)
+    } else {
+        0
+    }
+}
+
+/// Kind 2: snappy bombs (headers claiming 428 MiB with ~10 MiB of junk, 10 MiB + 1 decoded,
+/// tiny messages) on every blocks topic. gossipsub graylists the sender, after which it stops
+/// scoring it: the graylist cut-off must ban it (op-node's −100 ban line is never reached), the
+/// redials must be refused, and the honest nodes must not lose a block.
+#[test]
+fn snappy_bomb_sender_is_banned_and_refused_and_no_block_is_lost() {
+    let outcome = run("snappy-bomb");
+    let banned = outcome
+        .banned_after
+        .unwrap_or_else(|| panic!("attacker never banned: {outcome:?}"));
+    assert!(banned <= BAN_BOUND, "banned after {banned:?}: {outcome:?}");
+    assert!(
+        outcome.cut_off,
+        "still connected after the ban: {outcome:?}"
+    );
+    assert_eq!(
+        outcome.connected_after_ban, 0,
+        "a banned attacker was seen connected: {outcome:?}"
+    );
+    // It kept redialling after the ban (every redial refused once authenticated).
+    assert!(outcome.attacker_connections >= 2, "{outcome:?}");
+    assert!(
+        outcome.attacker_done["published"].as_u64().unwrap() > 0,
+        "the attack sent nothing: {outcome:?}"
+    );
+    assert!(
+        outcome.peak_rss_kib < RSS_CAP_KIB,
+        "peak RSS {} KiB: {outcome:?}",
+        outcome.peak_rss_kib
+    );
+    assert!(outcome.max_fds < FD_CAP, "{outcome:?}");
+}
+
+/// The baseline of the README table: the same network with a quiet extra peer. Ignored by
+/// default (a benchmark figure, not a check); run with `--run-ignored only`.
+#[test]
+#[ignore = "benchmark baseline for the README's under-attack table"]
+fn baseline_with_an_idle_peer() {
+    let outcome = run("idle");
+    assert_eq!(outcome.banned_after, None, "{outcome:?}");
+}
+
+/// Half-open handshakes of kind 5 held by the flood.
+const FLOOD_CONNECTIONS: usize = 1000;
+/// Where the flood comes from.
+const FLOOD_SOURCE: &str = "127.0.0.2";
+/// The node's bound on one IP's inbound handshakes in progress (`MAX_PENDING_INBOUND_PER_IP`).
+const PENDING_PER_IP: usize = 16;
+
+/// Kind 5: 1,000 TCP connections from one host that stall mid-noise-handshake, reopened a second
+/// after the node closes them, against a verifier for 30 s. The node holds at most 16 of them
+/// (its per-IP bound on handshakes in progress) and refuses the rest before any handshake, so
+/// its descriptors stay bounded and return to the baseline afterwards (nothing leaks); during
+/// the flood a new honest node whose only peer is the flooded one gets in and ends with every
+/// block.
+#[test]
+fn connection_flood_is_capped_per_ip_and_an_honest_peer_still_gets_in() {
+    let dir = TempDir::new().unwrap();
+    let rollup = write_rollup(dir.path(), GENESIS_LEAD);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let args = |name: &str| node_args(&rollup, &path(&format!("{name}/key")), &path(name));
+    let (sequencer, sequencer_addr) = start_sequencer(&dir, args("sequencer"));
+    let mut flooded_args = args("flooded");
+    flooded_args.extend(["--p2p.static".to_owned(), sequencer_addr]);
+    let mut flooded = Node::start(
+        &flooded_args,
+        &[],
+        &dir.path().join("flooded.json"),
+        &dir.path().join("flooded.log"),
+    );
+    let flooded_addr = dial_addr(
+        &flooded.wait_status("flooded node connected", |s| s["peers"].as_u64() == Some(1)),
+    );
+    let pid = flooded.pid();
+    let baseline_fds = open_fds(pid);
+
+    // From 127.0.0.2: another host than the honest nodes (all on 127.0.0.1).
+    let mut attacker = Attacker::start("conn-flood", &flooded_addr, &["--source-ip", FLOOD_SOURCE]);
+    // The flood is on: every one of its connections was attempted at least once.
+    let deadline = Instant::now() + WAIT;
+    let mut max_fds = 0;
+    let mut early = Vec::new();
+    loop {
+        max_fds = max_fds.max(open_fds(pid));
+        early.extend(attacker.drain());
+        if early.iter().any(|l| {
+            l["event"] == "progress" && l["connects"].as_u64().unwrap() >= FLOOD_CONNECTIONS as u64
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the flood never took hold: {early:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+
+    // A new honest node, whose only peer is the flooded node, joins during the flood.
+    let mut newcomer_args = args("newcomer");
+    newcomer_args.extend(["--p2p.static".to_owned(), flooded_addr]);
+    let newcomer = Node::start(
+        &newcomer_args,
+        &[],
+        &dir.path().join("newcomer.json"),
+        &dir.path().join("newcomer.log"),
+    );
+    let mut joined_during_flood = false;
+    let mut peak_rss = 0;
+    while attacker.child.try_wait().unwrap().is_none() {
+        max_fds = max_fds.max(open_fds(pid));
+        peak_rss = peak_rss.max(peak_rss_kib_of(pid));
+        if newcomer
+            .status()
+            .is_some_and(|s| s["peers"].as_u64() == Some(1))
+        {
+            joined_during_flood = true;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let done = attacker
+        .finish()
+        .into_iter()
+        .find(|l| l["event"] == "done")
+        .unwrap_or(Value::Null);
+
+    // Every block on both honest verifiers; the flooded node's fds back to the baseline.
+    let deadline = Instant::now() + WAIT;
+    let head = |s: &Option<Value>| {
+        s.as_ref()
+            .is_some_and(|s| s["head"]["number"].as_u64() == Some(BLOCKS))
+    };
+    let (p50, p99) = loop {
+        let statuses = (sequencer.status(), flooded.status(), newcomer.status());
+        if head(&statuses.0) && head(&statuses.1) && head(&statuses.2) {
+            let canonical = block_hashes(statuses.0.as_ref().unwrap());
+            assert_eq!(canonical.len() as u64, BLOCKS);
+            assert_eq!(block_hashes(statuses.1.as_ref().unwrap()), canonical);
+            assert_eq!(block_hashes(statuses.2.as_ref().unwrap()), canonical);
+            break propagation(statuses.0.as_ref().unwrap(), statuses.1.as_ref().unwrap());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "blocks missing after the flood: {statuses:?}"
+        );
+        thread::sleep(Duration::from_millis(200));
+    };
+    let deadline = Instant::now() + WAIT;
+    let mut after = open_fds(pid);
+    while after > baseline_fds + 10 {
+        assert!(
+            Instant::now() < deadline,
+            "fds stay at {after} after the flood (baseline {baseline_fds})"
+        );
+        thread::sleep(Duration::from_millis(500));
+        after = open_fds(pid);
+    }
+    eprintln!(
+        "| 5: conn-flood, {FLOOD_CONNECTIONS} half-open handshakes | flooded p50/p99 {p50} / {p99} ms \
+         | newcomer joined during flood: {joined_during_flood} | fds {baseline_fds} -> max {max_fds} -> {after} | peak RSS {} MiB | \
+         attacker {done}",
+        peak_rss / 1024
+    );
+    assert!(
+        joined_during_flood,
+        "the newcomer never connected during the flood"
+    );
+    // The flood's held handshakes are bounded by the per-IP cap, plus slack for the honest
+    // connections and the node's own files.
+    assert!(
+        max_fds <= baseline_fds + PENDING_PER_IP + 48,
+        "fds {max_fds} (baseline {baseline_fds}): the flood was not bounded"
+    );
+    // Most connections were refused at once (closed before any handshake).
+    assert!(
+        done["closed_by_node"].as_u64().unwrap() >= (FLOOD_CONNECTIONS - PENDING_PER_IP) as u64,
+        "{done}"
+    );
+    assert!(
+        done["connects"].as_u64().unwrap() > FLOOD_CONNECTIONS as u64,
+        "no reconnect storm: {done}"
+    );
+    assert!(peak_rss < RSS_CAP_KIB, "peak RSS {peak_rss} KiB");
+}
