@@ -513,6 +513,25 @@ impl Behaviour {
         Ok(false)
     }
 
+    /// Bans `peer` for the configured duration for misbehaviour a protocol detected outside the
+    /// score (gossip's flood cut-off), on the same terms as a low score: only when banning is
+    /// on, the peer is not protected and not already banned. Returns whether it was banned now.
+    ///
+    /// The ban is in force even if persisting it fails ([`Error::Store`]).
+    pub fn report_misbehaviour(&mut self, peer: PeerId, what: &str) -> Result<bool, Error> {
+        if !self.config.ban_peers() || self.protected.contains(&peer) || self.is_peer_banned(&peer)
+        {
+            return Ok(false);
+        }
+        let until = self
+            .clock
+            .unix_time()
+            .saturating_add(self.config.ban_duration().as_secs());
+        info!(target: TARGET, %peer, what, until, "banned for misbehaviour");
+        self.ban_peer(peer, until)?;
+        Ok(true)
+    }
+
     /// Counts an inbound connection in its handshake against its IP's bound, or refuses it.
     fn admit_pending_inbound(
         &mut self,

@@ -11,11 +11,16 @@
 //! publishing loop on a runtime of its own thread, so that it does not take V's workers). S publishes a small
 //! block every `GAP`; the time until V delivers it is taken, `SAMPLES` blocks per scenario:
 //! 1. baseline: no flood;
-//! 2. flood: F publishes pre-signed blocks of its own key as fast as its task can, with the
-//!    default per-peer bound (16);
-//! 3. flood, per-peer bound 256 (the whole queue: no per-peer bound, peers still in turn).
+//! 2. flood: F publishes pre-signed blocks of its own key as fast as its task can, defaults
+//!    (per-peer bound 16, flood cut-off on: F is disconnected once it keeps overflowing it);
+//! 3. the same flood with the cut-off off (the bound alone);
+//! 4. a flood paced under the cut-off: 1,000 messages a second, which V validates as fast as
+//!    they come, so F is never refused and never cut off;
+//! 5. flood, per-peer bound 256 and no cut-off (the whole queue: no per-peer bound, peers still
+//!    served in turn).
 //!
-//! Prints p50/p99/max per scenario and V's counts of wrong-signer rejects and per-peer refusals.
+//! Prints p50/p99/max per scenario, V's counts of wrong-signer rejects and per-peer refusals,
+//! and whether F was cut off.
 //! The flooder's own work (its gossipsub, message ids) still runs on the same two cores, which a
 //! remote attacker's would not: the flood rows overstate the cost.
 //!
@@ -57,13 +62,24 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// How F sends.
+#[derive(Clone, Copy)]
+enum Flood {
+    /// As fast as its task can.
+    Full,
+    /// `n` messages every `FLOOD_TICK`.
+    Paced(usize),
+}
+
+/// The pacing tick of [`Flood::Paced`].
+const FLOOD_TICK: Duration = Duration::from_millis(10);
+
 async fn scenario(
     name: &str,
-    per_peer: usize,
-    flood: Option<Arc<Vec<Vec<u8>>>>,
+    config: Config,
+    flood: Option<(Flood, Arc<Vec<Vec<u8>>>)>,
     attacker: &tokio::runtime::Handle,
 ) {
-    let config = Config::default().with_validation_queue_per_peer(per_peer);
     let sequencer = TestNode::spawn(Config::default()).await;
     let mut verifier = TestNode::spawn(config).await;
     // The flooder's swarm task is spawned on the attacker's runtime.
@@ -76,18 +92,29 @@ async fn scenario(
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let flooding = flood.map(|messages| {
+    let flooding = flood.map(|(pace, messages)| {
         let stop = stop.clone();
         let topic = topic_hash(BlocksTopic::new(CHAIN_ID, PayloadVersion::V4));
         attacker.spawn(async move {
             let mut sent = 0usize;
-            for data in messages.iter() {
+            let mut tick = tokio::time::interval(FLOOD_TICK);
+            for batch in messages.chunks(match pace {
+                Flood::Full => 1,
+                Flood::Paced(n) => n,
+            }) {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                // A full queue towards V refuses the publish; the flooder just goes on.
-                let _ = flooder.publish_raw(topic.clone(), data.clone()).await;
-                sent += 1;
+                if matches!(pace, Flood::Paced(_)) {
+                    tick.tick().await;
+                }
+                for data in batch {
+                    // Refused once V cut F off (no peer left) or its queue towards V is
+                    // full; the flooder just goes on.
+                    if flooder.publish_raw(topic.clone(), data.clone()).await.is_ok() {
+                        sent += 1;
+                    }
+                }
             }
             (sent, flooder)
         })
@@ -125,9 +152,10 @@ async fn scenario(
         samples.push(LOST_AFTER);
     }
     let c = &verifier.counters;
+    let cut_off = verifier.flood_cut_offs();
     println!(
-        "{name:<34} p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  lost {lost:>3} | flood sent {:>6} ({:>6.0}/s), \
-         V checked {:>6} wrong-signer, refused {:>6} (peer busy) {:>6} (queue full)",
+        "{name:<40} p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  lost {lost:>3} | flood sent {:>6} ({:>6.0}/s), \
+         V checked {:>6} wrong-signer, refused {:>6} (peer busy) {:>6} (queue full), cut off {cut_off}",
         ms(percentile(&samples, 0.50)),
         ms(percentile(&samples, 0.99)),
         ms(samples[samples.len() - 1]),
@@ -165,10 +193,16 @@ fn main() {
     let a = attacker.handle();
     rt.block_on(async {
         for _ in 0..2 {
-            scenario("baseline (no flood)", 16, None, a).await;
-            let bounded = "flood, per-peer bound 16 (default)";
-            scenario(bounded, 16, Some(flood.clone()), a).await;
-            scenario("flood, per-peer bound 256", 256, Some(flood.clone()), a).await;
+            let defaults = Config::default();
+            let no_cutoff = Config::default().with_flood_cutoff(None);
+            scenario("baseline (no flood)", defaults.clone(), None, a).await;
+            let full = Some((Flood::Full, flood.clone()));
+            scenario("flood (defaults: bound 16, cut-off)", defaults.clone(), full.clone(), a).await;
+            scenario("flood, bound 16, no cut-off", no_cutoff.clone(), full.clone(), a).await;
+            let paced = Some((Flood::Paced(10), flood.clone()));
+            scenario("flood paced 1,000/s (defaults)", defaults, paced, a).await;
+            let unbounded = no_cutoff.with_validation_queue_per_peer(256);
+            scenario("flood, bound 256, no cut-off", unbounded, full, a).await;
         }
     });
 }

@@ -17,7 +17,7 @@ use libp2p_core::{Endpoint, Multiaddr, transport::PortUse};
 use libp2p_gossipsub::{self as gossipsub, MessageId};
 use libp2p_identity::PeerId;
 use libp2p_swarm::{
-    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+    CloseConnection, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
     THandlerOutEvent, ToSwarm,
 };
 use op_p2p_api::{Clock, GossipScores, NoopScoreBook, ScoreBook, SystemClock, UnsafePayload};
@@ -29,6 +29,7 @@ use crate::{
     config::Config,
     decompressed::Decompressed,
     error::Error,
+    flood_guard::FloodGuard,
     metrics::{Metrics, NoopMetrics},
     peer_score::{IP_COLOCATION_FACTOR_THRESHOLD, IP_COLOCATION_FACTOR_WEIGHT, ScoringMode},
     pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
@@ -57,6 +58,16 @@ pub enum Event {
     },
     /// A message's validation result was reported to gossipsub (one per message received).
     Validated(Reported),
+    /// `peer` kept sending while [`Config::validation_queue_per_peer`] of its messages were
+    /// waiting: `refusals` of them were refused within [`Config::flood_cutoff`]'s window, a
+    /// rate no honest peer reaches ([`crate::FloodCutoff`]). Its connections are being closed;
+    /// the application should ban it, or it can reconnect and start again.
+    FloodCutOff {
+        /// The flooding peer.
+        peer: PeerId,
+        /// Its refusals within the window.
+        refusals: u32,
+    },
     /// Any other gossipsub event (subscriptions, peers without gossipsub, slow peers), after
     /// this behaviour has acted on it.
     Gossipsub(gossipsub::Event),
@@ -148,6 +159,12 @@ pub struct Behaviour {
     queue_size: usize,
     /// The bound on [`Self::pending_per_peer`].
     queue_per_peer: usize,
+    /// Counts refusals by that bound and picks the peers to cut off; `None` when off.
+    flood_guard: Option<FloodGuard>,
+    /// Peers cut off for flooding whose connections are still to be closed.
+    cut_off: VecDeque<PeerId>,
+    /// Monotonic time for [`Self::flood_guard`].
+    clock: Arc<dyn Clock>,
     /// op-node's P6 over gossipsub peers, fed into the application score; `None` when scoring
     /// is off.
     colocation: Option<IpColocation>,
@@ -235,6 +252,9 @@ impl Behaviour {
             pending_per_peer: HashMap::new(),
             queue_size: config.validation_queue_size.max(1),
             queue_per_peer: config.validation_queue_per_peer.max(1),
+            flood_guard: config.flood_cutoff.map(FloodGuard::new),
+            cut_off: VecDeque::new(),
+            clock: services.clock,
             colocation,
             publisher,
             score_book: services.score_book,
@@ -350,6 +370,9 @@ impl Behaviour {
                     self.metrics
                         .record_validation(reason.outcome(), Some(reason), Duration::ZERO);
                     self.report(message_id, propagation_source, Some(reason));
+                    if reason == Reason::PeerBusy {
+                        self.on_peer_busy(propagation_source);
+                    }
                     return;
                 }
                 let request = ValidationRequest {
@@ -496,6 +519,21 @@ impl Behaviour {
         }
     }
 
+    /// Counts a per-peer bound refusal; a peer reaching the flood cut-off is disconnected and
+    /// reported.
+    fn on_peer_busy(&mut self, peer: PeerId) {
+        let Some(guard) = &mut self.flood_guard else {
+            return;
+        };
+        let Some(refusals) = guard.refused(peer, self.clock.now()) else {
+            return;
+        };
+        tracing::warn!(target: "gossip", %peer, refusals, "peer keeps overflowing its validation bound: cut off for flooding");
+        self.cut_off.push_back(peer);
+        self.events
+            .push_back(Event::FloodCutOff { peer, refusals });
+    }
+
     fn report(&mut self, message_id: MessageId, source: PeerId, reason: Option<Reason>) {
         let outcome = reason.map_or(Outcome::Accept, Reason::outcome);
         let reported = reason.map_or(Outcome::Accept, Reason::reported);
@@ -584,6 +622,11 @@ impl NetworkBehaviour for Behaviour {
 
     fn on_swarm_event(&mut self, event: FromSwarm<'_>) {
         self.gossipsub.on_swarm_event(event);
+        if let (FromSwarm::ConnectionClosed(e), Some(guard)) = (&event, &mut self.flood_guard)
+            && e.remaining_established == 0
+        {
+            guard.forget(&e.peer_id);
+        }
         let Some(colocation) = &mut self.colocation else {
             return;
         };
@@ -619,6 +662,12 @@ impl NetworkBehaviour for Behaviour {
         loop {
             if let Some(event) = self.events.pop_front() {
                 return Poll::Ready(ToSwarm::GenerateEvent(event));
+            }
+            if let Some(peer_id) = self.cut_off.pop_front() {
+                return Poll::Ready(ToSwarm::CloseConnection {
+                    peer_id,
+                    connection: CloseConnection::All,
+                });
             }
             if self.pipeline_open {
                 match self.results.poll_recv(cx) {

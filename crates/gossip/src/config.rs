@@ -6,7 +6,7 @@ use std::time::Duration;
 use libp2p_gossipsub as gossipsub;
 use op_p2p_types::{MAX_GOSSIP_SIZE, message_id};
 
-use crate::{error::Error, peer_score::ScoringMode};
+use crate::{error::Error, flood_guard::FloodCutoff, peer_score::ScoringMode};
 
 /// Mesh degree D (op-node `DefaultMeshD`, flag `p2p.gossip.mesh.d`).
 pub const DEFAULT_MESH_D: usize = 8;
@@ -127,6 +127,10 @@ pub struct Config {
     /// by its own key, which costs us a signature recovery each and no score) gets at most its
     /// share of the validation work. Our addition; op-node has no per-peer bound.
     pub validation_queue_per_peer: usize,
+    /// When a peer that keeps overflowing [`Self::validation_queue_per_peer`] is disconnected
+    /// and reported ([`crate::Event::FloodCutOff`]); `None` only refuses its excess. Our
+    /// addition, like the per-peer bound: see [`FloodCutoff`] for why no honest peer reaches it.
+    pub flood_cutoff: Option<FloodCutoff>,
     /// Messages buffered for sending to one peer.
     pub peer_outbound_queue_size: usize,
     /// How often application scores go into gossipsub and gossip score snapshots into the
@@ -156,6 +160,7 @@ impl Default for Config {
             validation_timeout: DEFAULT_VALIDATION_TIMEOUT,
             validation_queue_size: DEFAULT_VALIDATION_QUEUE_SIZE,
             validation_queue_per_peer: DEFAULT_VALIDATION_QUEUE_PER_PEER,
+            flood_cutoff: Some(FloodCutoff::DEFAULT),
             peer_outbound_queue_size: DEFAULT_PEER_OUTBOUND_QUEUE_SIZE,
             score_inspect_interval: SCORE_INSPECT_INTERVAL,
             ip_colocation_whitelist: Vec::new(),
@@ -200,6 +205,12 @@ impl Config {
     /// Sets how many messages one peer may have waiting for or in validation.
     pub const fn with_validation_queue_per_peer(mut self, size: usize) -> Self {
         self.validation_queue_per_peer = size;
+        self
+    }
+
+    /// Sets when a flooding peer is cut off (`None`: never, only its excess is refused).
+    pub const fn with_flood_cutoff(mut self, cutoff: Option<FloodCutoff>) -> Self {
+        self.flood_cutoff = cutoff;
         self
     }
 
@@ -284,6 +295,14 @@ impl Config {
         }
         if self.validation_timeout.is_zero() {
             return Err(Error::Zero("validation timeout"));
+        }
+        if let Some(cutoff) = self.flood_cutoff {
+            if cutoff.refusals == 0 {
+                return Err(Error::Zero("flood cut-off refusals"));
+            }
+            if cutoff.window.is_zero() {
+                return Err(Error::Zero("flood cut-off window"));
+            }
         }
         Ok(())
     }

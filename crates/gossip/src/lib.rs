@@ -120,6 +120,7 @@ mod config;
 mod decompressed;
 mod error;
 mod fair_queue;
+mod flood_guard;
 mod metrics;
 mod peer_score;
 mod pipeline;
@@ -154,6 +155,7 @@ pub use self::{
         UNSUBSCRIBE_BACKOFF, gossip_message_id,
     },
     error::Error,
+    flood_guard::FloodCutoff,
     metrics::{DURATION_BUCKETS, GossipCounters, Metrics, NoopMetrics},
     peer_score::{
         ACCEPT_PX_THRESHOLD, APP_SPECIFIC_WEIGHT, BEHAVIOUR_PENALTY_DECAY_SLOTS,

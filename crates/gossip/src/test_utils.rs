@@ -5,7 +5,15 @@
 //! commands: all gossip logic is in the behaviour, as in the node binary. Tests talk to it
 //! through channels; every wait is event-driven and bounded by [`TIMEOUT`].
 
-use std::{collections::HashSet, future::Future, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use futures::StreamExt as _;
 use libp2p_core::Multiaddr;
@@ -185,6 +193,8 @@ pub struct TestNode {
     pub score_book: Arc<MemoryScoreBook>,
     /// The expected block signer, for rotation.
     pub signer: UnsafeBlockSigner,
+    /// Peers this node cut off for flooding ([`Event::FloodCutOff`]).
+    cut_offs: Arc<AtomicUsize>,
     commands: mpsc::Sender<Command>,
     task: JoinHandle<()>,
 }
@@ -222,7 +232,14 @@ impl TestNode {
         let (commands, command_rx) = mpsc::channel(64);
         let (report_tx, reports) = mpsc::channel(4096);
         let (delivery_tx, deliveries) = mpsc::channel(1024);
-        let task = tokio::spawn(run(swarm, command_rx, report_tx, delivery_tx));
+        let cut_offs = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(run(
+            swarm,
+            command_rx,
+            report_tx,
+            delivery_tx,
+            Arc::clone(&cut_offs),
+        ));
         Self {
             peer_id,
             address,
@@ -231,6 +248,7 @@ impl TestNode {
             counters,
             score_book,
             signer,
+            cut_offs,
             commands,
             task,
         }
@@ -289,6 +307,11 @@ impl TestNode {
             .await
     }
 
+    /// How many peers this node cut off for flooding so far.
+    pub fn flood_cut_offs(&self) -> usize {
+        self.cut_offs.load(Ordering::Relaxed)
+    }
+
     /// This node's gossipsub score of `peer` (`None` when scoring is off).
     pub async fn peer_score(&self, peer: PeerId) -> Option<f64> {
         self.call("peer score", |r| Command::PeerScore(peer, r))
@@ -333,6 +356,7 @@ async fn run(
     mut commands: mpsc::Receiver<Command>,
     reports: mpsc::Sender<Reported>,
     deliveries: mpsc::Sender<UnsafePayload>,
+    cut_offs: Arc<AtomicUsize>,
 ) {
     let topics: HashSet<TopicHash> = blocks_topic_hashes(CHAIN_ID).into_iter().collect();
     let mut waiting: Vec<(PeerId, Reply<()>)> = Vec::new();
@@ -345,6 +369,9 @@ async fn run(
                 }
                 SwarmEvent::Behaviour(Event::Block(payload)) => {
                     let _ = deliveries.try_send(*payload);
+                }
+                SwarmEvent::Behaviour(Event::FloodCutOff { .. }) => {
+                    cut_offs.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {}
             },

@@ -22,6 +22,7 @@ use crate::{
     gap::{GapFiller, NoSync},
     handle::{Command, NetworkSnapshot, PublishError},
     metrics::sampler::{SAMPLE_INTERVAL, Sampler},
+    wall_clock::now_us,
 };
 
 /// The tracing target of the swarm task.
@@ -144,6 +145,17 @@ impl EventLoop {
                 self.gossip.record_delivery(delivered);
                 return delivered;
             }
+            SwarmEvent::Behaviour(NodeEvent::Gossip(GossipEvent::FloodCutOff {
+                peer,
+                refusals,
+            })) => {
+                // Gossip already closes its connections; the ban keeps it from coming back.
+                let gating = &mut self.swarm.behaviour_mut().gating;
+                match gating.report_misbehaviour(peer, "gossip flood") {
+                    Ok(banned) => warn!(target: TARGET, %peer, refusals, banned, "gossip flood cut off"),
+                    Err(error) => warn!(target: TARGET, %peer, %error, "gossip flood ban not persisted"),
+                }
+            }
             SwarmEvent::Behaviour(NodeEvent::Gossip(event)) => {
                 trace!(target: TARGET, ?event, "gossip");
             }
@@ -243,12 +255,13 @@ impl EventLoop {
                 signature,
                 reply,
             } => {
+                let handed_over = now_us();
                 let result = self
                     .swarm
                     .behaviour_mut()
                     .gossip
                     .publish_signed(&envelope, &signature)
-                    .map(|_| ())
+                    .map(|_| handed_over)
                     .map_err(PublishError::from);
                 debug!(
                     target: TARGET,

@@ -931,3 +931,23 @@ fn pending_inbound_handshakes_are_bounded_per_ip() {
         assert_eq!(pending(&mut open, id, flood), Ok(()));
     }
 }
+
+/// Misbehaviour reported by a protocol bans on the same terms as a low score: for the
+/// configured duration, persisted, never a protected peer, never with banning off.
+#[test]
+fn reported_misbehaviour_bans_like_a_low_score() {
+    let (mut b, store, _) = gate(Config::default());
+    let (flooder, protected) = (PeerId::random(), PeerId::random());
+    b.protect(protected);
+    assert!(b.report_misbehaviour(flooder, "gossip flood").unwrap());
+    assert!(b.is_peer_banned(&flooder));
+    let until = START + b.config().ban_duration().as_secs();
+    assert!(stored(&store).peer_bans.contains(&(flooder, until)));
+    assert!(!b.report_misbehaviour(flooder, "again").unwrap(), "already banned");
+    assert!(!b.report_misbehaviour(protected, "gossip flood").unwrap());
+    assert!(!b.is_peer_banned(&protected));
+
+    let (mut off, _, _) = gate(Config::default().with_ban_peers(false));
+    assert!(!off.report_misbehaviour(flooder, "gossip flood").unwrap());
+    assert!(!off.is_peer_banned(&flooder));
+}

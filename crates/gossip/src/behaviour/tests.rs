@@ -11,6 +11,7 @@ use op_p2p_types::{BlocksTopic, PayloadVersion, SignedBlockMessage};
 use tokio::sync::mpsc;
 
 use super::*;
+use crate::FloodCutoff;
 use crate::{
     GossipCounters, Validate, Verdict,
     router::{new_gossipsub, topic_hash},
@@ -236,6 +237,55 @@ async fn a_flooding_peer_is_bounded_and_others_still_get_in() {
     assert_eq!(behaviour.pending(), 1);
     release.send(()).unwrap();
     next_result(&mut behaviour).await;
+}
+
+/// A peer that keeps overflowing its bound (here 4 refusals within 10 s) is reported and its
+/// connections are closed; a peer refused less often, or more slowly, is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_overflowing_its_bound_again_and_again_is_cut_off() {
+    let (started, _started_rx) = mpsc::channel(64);
+    let (_release, release_rx) = std_mpsc::channel();
+    let gate = Arc::new(Gate {
+        started,
+        release: Mutex::new(release_rx),
+    });
+    let config = Config::default()
+        .with_validation_concurrency(1)
+        .with_validation_queue_per_peer(2)
+        .with_flood_cutoff(Some(FloodCutoff {
+            refusals: 4,
+            window: Duration::from_secs(10),
+        }));
+    let mut behaviour = behaviour_with(gate, &config, Arc::new(GossipCounters::new()));
+    let (flooder, slow) = (PeerId::random(), PeerId::random());
+    // `slow`: 2 admitted, 3 refused: under the cut-off.
+    for i in 0..5u8 {
+        behaviour.on_gossipsub_event(message_from(slow, 200 + i, vec![i]));
+    }
+    // The flooder: 2 admitted, the 4th refusal cuts it off, the 5th starts a new count.
+    for i in 0..7u8 {
+        behaviour.on_gossipsub_event(message_from(flooder, i, vec![i]));
+    }
+    let cut: Vec<(PeerId, u32)> = behaviour
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::FloodCutOff { peer, refusals } => Some((*peer, *refusals)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cut, vec![(flooder, 4)]);
+    behaviour.events.clear();
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    match behaviour.poll(&mut cx) {
+        Poll::Ready(ToSwarm::CloseConnection {
+            peer_id,
+            connection: CloseConnection::All,
+        }) => assert_eq!(peer_id, flooder),
+        Poll::Ready(_) => panic!("expected the flooder's connections closed, got another action"),
+        Poll::Pending => panic!("expected the flooder's connections closed, got nothing"),
+    }
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use op_p2p_api::{ManualClock, MemoryScoreBook};
 use op_p2p_gating::DEFAULT_BAN_THRESHOLD;
 use op_p2p_gossip::{
     Config, GRAYLIST_THRESHOLD, Outcome, Reason,
-    test_utils::{CHAIN_ID, NOW, TestNode, block, rollup, within},
+    test_utils::{self, CHAIN_ID, NOW, TestNode, block, rollup, within},
     topic_hash,
 };
 use op_p2p_reqresp_sync::MemorySource;
@@ -229,6 +229,55 @@ async fn a_peer_sending_malformed_data_is_still_penalised() {
     // The ban decision (gating's peer monitor, −100 by default) is on the same snapshot; eight
     // scored rejects (−128) cross it, as before this change.
     const { assert!(-2.0 * 8.0 * 8.0 < DEFAULT_BAN_THRESHOLD) };
+}
+
+/// (d), the defence: a peer flooding blocks signed by its own key (wrong signer: blamed on our
+/// state, no score) keeps overflowing its per-peer bound and is cut off, while the honest
+/// sequencer stays connected and every one of its blocks arrives. With the cut-off off, the
+/// flooder stays connected (so the first half cannot pass by cutting everyone off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_flooding_own_key_blocks_is_cut_off_and_honest_blocks_arrive() {
+    for cutoff in [true, false] {
+        let config = if cutoff {
+            Config::default()
+        } else {
+            Config::default().with_flood_cutoff(None)
+        };
+        let sequencer = TestNode::spawn(Config::default()).await;
+        let mut verifier = TestNode::spawn(config).await;
+        let flooder = TestNode::spawn(Config::default()).await;
+        sequencer.connect(&verifier).await;
+        flooder.connect(&verifier).await;
+        let key = other_key();
+        // Bursts of 200 distinct own-key blocks, then one honest block, until cut off (or 20
+        // bursts).
+        let mut honest = Vec::new();
+        for round in 0..20u64 {
+            for n in 0..200u64 {
+                let envelope = block_at(10_000 + round * 200 + n, NOW);
+                // Refused with no peer left once the verifier cut the flooder off.
+                let _ = flooder.publish_raw(v4(), signed_by(&key, &envelope)).await;
+            }
+            publish_by(&sequencer, &test_utils::sequencer(), &block_at(round + 1, NOW)).await;
+            honest.push(round + 1);
+            if cutoff && verifier.flood_cut_offs() > 0 {
+                break;
+            }
+        }
+        assert_eq!(deliveries(&mut verifier, honest.len()).await, honest);
+        if cutoff {
+            assert_eq!(verifier.flood_cut_offs(), 1, "flooder cut off once");
+            eventually("the flooder disconnected", async || {
+                verifier.connected_peers().await == 1
+            })
+            .await;
+        } else {
+            assert_eq!(verifier.flood_cut_offs(), 0);
+            assert_eq!(verifier.connected_peers().await, 2);
+        }
+        assert!(verifier.counters.reason(Reason::PeerBusy) > 0, "the bound was hit");
+        no_penalty(&verifier, &[sequencer.peer_id], "after the flood").await;
+    }
 }
 
 /// §1b: 20 identities that speak only payload_by_number plus 3 gossiping peers, all on
