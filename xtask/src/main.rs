@@ -17,7 +17,7 @@
 //!   targets in `fuzz/` under memory caps (see [`fuzz`]); `cargo xtask fuzz-seeds` rewrites
 //!   their committed seed corpora.
 //! - `cargo xtask hops DIR`: the per-hop latency breakdown of a devnet run (see [`hops`]).
-//! - `cargo xtask soak [--minutes N] [--nodes N] [--interval SECS] [--dir DIR]`: a long devnet
+//! - `cargo xtask soak [--minutes N] [--nodes N] [--interval SECS] [--block-bytes N] [--dir DIR]`: a long devnet
 //!   run sampled for growth (see [`soak`]).
 
 mod fuzz;
@@ -73,7 +73,7 @@ Commands:
   hops DIR                       per-hop latency breakdown (p50/p99 per stage) of an
                                  `op-p2p devnet --dir DIR` run logged with RUST_LOG=info,
                                  gossip::hop=debug,op_p2p::node=debug,op_p2p::app=debug
-  soak [--minutes N] [--nodes N] [--interval SECS] [--dir DIR]
+  soak [--minutes N] [--nodes N] [--interval SECS] [--block-bytes N] [--dir DIR]
                                  release devnet at 1 s blocks for N minutes (60), sampling each
                                  node's RSS, FDs, threads, tokio tasks and data dir size every
                                  SECS (10) into DIR/soak.csv; prints first/last/peak and the

@@ -32,11 +32,12 @@ const QUANTITIES: [(&str, &str); 5] = [
     ("disk_kib", "data dir KiB"),
 ];
 
-/// `cargo xtask soak [--minutes N] [--nodes N] [--interval SECS] [--dir DIR]`.
+/// `cargo xtask soak [--minutes N] [--nodes N] [--interval SECS] [--block-bytes N] [--dir DIR]`.
 pub(crate) fn run_soak(args: &[String]) -> Result {
     let mut minutes = 60u64;
     let mut nodes = 5usize;
     let mut interval = 10u64;
+    let mut block_bytes = 0u64;
     let mut dir = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -52,6 +53,9 @@ pub(crate) fn run_soak(args: &[String]) -> Result {
             "--minutes" => minutes = number()?,
             "--nodes" => nodes = usize::try_from(number()?).unwrap_or(usize::MAX),
             "--interval" => interval = number()?.max(1),
+            // Large blocks fill RocksDB's memtables (4 MiB each) within minutes, so a run of an
+            // hour passes many flushes: memory then shows its steady state.
+            "--block-bytes" => block_bytes = number()?,
             "--dir" => dir = Some(PathBuf::from(value)),
             _ => return Err(Error::Usage(format!("unknown soak option {flag}"))),
         }
@@ -84,7 +88,7 @@ pub(crate) fn run_soak(args: &[String]) -> Result {
             "--blocks",
             &blocks.to_string(),
         ])
-        .args(["--block-time", "1", "--dir"])
+        .args(["--block-time", "1", "--block-bytes", &block_bytes.to_string(), "--dir"])
         .arg(&dir)
         .stdout(Stdio::from(
             fs::File::create(dir.join("devnet.out"))

@@ -10,7 +10,7 @@
 //! - control commands from stdin;
 //! - the status file.
 
-use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
 use op_p2p_api::{ScoreBook as _, UnsafePayload};
@@ -36,7 +36,7 @@ use crate::{
         self, BanStatus, BlockStatus, DiscoveryStatus, GossipStatus, PeerStatus, STATUS_INTERVAL,
         STATUS_MAX_BLOCKS, SYNC_OFF, SYNC_ON, ScoreStatus, Status,
     },
-    wall_clock::{instant_at_unix, now_ms},
+    wall_clock::{instant_at_unix, now_ms, now_us},
 };
 
 /// The tracing target of the application side.
@@ -83,6 +83,9 @@ pub(crate) struct App {
     /// After a block could not be built or stored, the sequencer tries again one block time
     /// later instead of at once (the head did not move, so the block stays due).
     pub(crate) sequencer_retry_at: Option<Instant>,
+    /// When the sequencer handed its recent blocks to gossipsub (number → unix µs; the last
+    /// [`STATUS_MAX_BLOCKS`]), for the status: where the devnet starts a block's propagation.
+    pub(crate) published: BTreeMap<u64, u64>,
     /// The metrics the app moves: received payloads (op-node's `unsafe_payloads_total`,
     /// `refs_*`), propagation delay, the gap.
     pub(crate) metrics: NodeMetrics,
@@ -145,7 +148,7 @@ impl App {
     fn store(&self, envelope: &ExecutionPayloadEnvelope, origin: Origin) -> Option<Inserted> {
         let number = envelope.execution_payload.block_number;
         let hash = envelope.execution_payload.block_hash;
-        let result = self.payloads.insert(envelope, origin, now_ms());
+        let result = self.payloads.insert(envelope, origin, now_us());
         if origin != Origin::Local {
             // op-node records every payload the network hands over, duplicates too.
             let new = !matches!(result, Ok(Inserted::Duplicate) | Err(_));
@@ -211,10 +214,16 @@ impl App {
         };
         // Signing (a remote signer's round trip included) runs here, on the app task.
         match publisher.sign_and_publish(envelope).await {
-            Ok(()) => info!(
-                target: TARGET,
-                number = block.number, hash = %block.hash, "published block"
-            ),
+            Ok(published_us) => {
+                info!(
+                    target: TARGET,
+                    number = block.number, hash = %block.hash, "published block"
+                );
+                self.published.insert(block.number, published_us);
+                while self.published.len() > STATUS_MAX_BLOCKS {
+                    self.published.pop_first();
+                }
+            }
             Err(error) => warn!(
                 target: TARGET,
                 number = block.number, %error, "block stored but not published"
@@ -364,7 +373,8 @@ impl App {
                 number: head.number,
                 hash: head.hash.to_string(),
                 origin: head_entry.map_or("genesis", |e| e.origin.as_str()).into(),
-                received_ms: head_entry.map_or(0, |e| e.received_ms),
+                received_us: head_entry.map_or(0, |e| e.received_us),
+                published_us: self.published.get(&head.number).copied(),
             },
             blocks: blocks
                 .iter()
@@ -372,7 +382,8 @@ impl App {
                     number: e.block.number,
                     hash: e.block.hash.to_string(),
                     origin: e.origin.as_str().into(),
-                    received_ms: e.received_ms,
+                    received_us: e.received_us,
+                    published_us: self.published.get(&e.block.number).copied(),
                 })
                 .collect(),
             blocks_via_gossip: counts.gossip,

@@ -45,7 +45,7 @@ use crate::{
     rollup::Chain,
     sequencer::genesis_payload,
     status::{SYNC_OFF, Status},
-    wall_clock::{instant_at_unix, now_ms},
+    wall_clock::{instant_at_unix, now_us},
 };
 
 /// The devnet's L2 chain id (the OP Stack's local devnet id).
@@ -432,16 +432,17 @@ impl Devnet {
                     .filter_map(|s| holds(s, n, hash))
                     .collect();
                 let running = self.nodes.iter().flatten().count();
-                let old = now_ms().saturating_sub(*built) > 2 * block_time.as_millis() as u64;
+                let old = now_us().saturating_sub(*built) > 2 * block_time.as_micros() as u64;
                 if held.len() < running && !old {
                     break;
                 }
                 let slowest = held.iter().max().map_or(0, |t| t.saturating_sub(*built));
                 println!(
-                    "block {n:>4}  {}  held by {}/{} nodes  slowest {slowest} ms",
+                    "block {n:>4}  {}  held by {}/{} nodes  slowest {}",
                     short_hash(hash),
                     held.len(),
-                    self.args.nodes
+                    self.args.nodes,
+                    summary::format_us(slowest),
                 );
                 printed = n;
             }

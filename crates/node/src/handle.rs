@@ -28,8 +28,8 @@ pub(crate) enum Command {
         envelope: Box<ExecutionPayloadEnvelope>,
         /// Its signature.
         signature: [u8; SIGNATURE_LEN],
-        /// Whether gossipsub took it.
-        reply: oneshot::Sender<Result<(), PublishError>>,
+        /// Whether gossipsub took it, and when it was handed over (unix µs).
+        reply: oneshot::Sender<Result<u64, PublishError>>,
     },
     /// Ask the sync client for the blocks between two.
     RequestRange {
@@ -125,12 +125,13 @@ impl NodeHandle {
             .map_err(|_| HandleError::Timeout)?
     }
 
-    /// Publishes `envelope` with `signature` (made by [`crate::signer::Signer`]).
+    /// Publishes `envelope` with `signature` (made by [`crate::signer::Signer`]); on success,
+    /// when it was handed to gossipsub (unix µs).
     pub(crate) async fn publish(
         &self,
         envelope: ExecutionPayloadEnvelope,
         signature: [u8; SIGNATURE_LEN],
-    ) -> Result<Result<(), PublishError>, HandleError> {
+    ) -> Result<Result<u64, PublishError>, HandleError> {
         self.call(|reply| Command::Publish {
             envelope: Box::new(envelope),
             signature,

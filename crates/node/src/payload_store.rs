@@ -190,7 +190,7 @@ impl PayloadStore {
         let entry = IndexEntry {
             block,
             origin: Origin::Genesis,
-            received_ms: 0,
+            received_us: 0,
         };
         batch.put_cf(
             self.cf(PAYLOAD_INDEX_CF)?,
@@ -202,13 +202,13 @@ impl PayloadStore {
         Ok(true)
     }
 
-    /// Stores an accepted payload that arrived from `origin` at `received_ms` (unix ms) and
+    /// Stores an accepted payload that arrived from `origin` at `received_us` (unix µs) and
     /// moves the head as the module docs describe.
     pub(crate) fn insert(
         &self,
         envelope: &ExecutionPayloadEnvelope,
         origin: Origin,
-        received_ms: u64,
+        received_us: u64,
     ) -> Result<Inserted, StoreError> {
         let block = BlockRef::of(envelope);
         let genesis = self.inner.genesis;
@@ -227,7 +227,7 @@ impl PayloadStore {
         let entry = IndexEntry {
             block,
             origin,
-            received_ms,
+            received_us,
         };
 
         let head = state.head;

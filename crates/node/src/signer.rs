@@ -151,14 +151,14 @@ impl BlockPublisher {
     }
 
     /// Signs `envelope` (awaiting a remote signer here, on the caller's task) and publishes
-    /// it on its scheduled topic.
+    /// it on its scheduled topic; returns when it was handed to gossipsub (unix µs).
     pub(crate) async fn sign_and_publish(
         &self,
         envelope: ExecutionPayloadEnvelope,
-    ) -> Result<(), PublishFailure> {
+    ) -> Result<u64, PublishFailure> {
         let signature = self.signer.sign(self.chain_id, &envelope).await?;
-        self.handle.publish(envelope, signature).await??;
-        Ok(())
+        let published_us = self.handle.publish(envelope, signature).await??;
+        Ok(published_us)
     }
 }
 

@@ -127,8 +127,12 @@ pub(crate) struct BlockStatus {
     pub(crate) hash: String,
     /// `local`, `gossip`, `sync` (`genesis` for a head at genesis).
     pub(crate) origin: String,
-    /// When it was stored, unix ms (0 for genesis).
-    pub(crate) received_ms: u64,
+    /// When it was stored, unix µs (0 for genesis).
+    pub(crate) received_us: u64,
+    /// When this node handed it to gossipsub, unix µs: its own blocks, while it remembers
+    /// them (the start of propagation, as the devnet measures it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) published_us: Option<u64>,
 }
 
 /// One connected peer.
@@ -199,7 +203,8 @@ mod tests {
                 number: 0,
                 hash: "0x00".into(),
                 origin: "genesis".into(),
-                received_ms: 0,
+                received_us: 0,
+                published_us: None,
             },
             blocks: vec![],
             blocks_via_gossip: 0,

@@ -5,6 +5,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
+/// Unix microseconds now (0 on a clock before 1970): receive and publish times, fine enough
+/// to take a loopback hop (well under a millisecond) apart.
+pub(crate) fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
 /// Unix milliseconds now (0 on a clock before 1970).
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()

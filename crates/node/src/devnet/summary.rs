@@ -1,8 +1,10 @@
 //! What the devnet reports: who holds which block, propagation latencies, and the final table.
 //!
 //! Propagation latency of a block at a node = the time the node stored it (from gossip) minus
-//! the time the sequencer built it, both read from the nodes' status files (every node runs on
-//! this machine, so they share a clock).
+//! the time the sequencer handed it to gossipsub (its store time if it did not say), both read
+//! from the nodes' status files in microseconds (every node runs on this machine, so they
+//! share a clock). The sequencer's own work before the publish (building, storing, signing) is
+//! not propagation and is left out.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -21,7 +23,7 @@ pub(crate) struct NodeRow {
     pub(crate) connected_after: Option<Duration>,
 }
 
-/// The canonical chain: the sequencer's blocks 1..=blocks, number → (hash, built at ms).
+/// The canonical chain: the sequencer's blocks 1..=blocks, number → (hash, published at µs).
 pub(crate) type Canonical = HashMap<u64, (String, u64)>;
 
 /// The sequencer's blocks up to `blocks`.
@@ -30,7 +32,7 @@ pub(crate) fn canonical(sequencer: &Status, blocks: u64) -> Canonical {
         .blocks
         .iter()
         .filter(|b| b.number >= 1 && b.number <= blocks)
-        .map(|b| (b.number, (b.hash.clone(), b.received_ms)))
+        .map(|b| (b.number, (b.hash.clone(), b.published_us.unwrap_or(b.received_us))))
         .collect()
 }
 
@@ -60,16 +62,16 @@ pub(crate) fn keep_older_blocks(status: &mut Status, previous: Vec<BlockStatus>)
     );
 }
 
-/// Whether `status` holds block `number` with the canonical hash; with its store time.
+/// Whether `status` holds block `number` with the canonical hash; with its store time (µs).
 pub(crate) fn holds(status: &Status, number: u64, hash: &str) -> Option<u64> {
     status
         .blocks
         .iter()
         .find(|b| b.number == number && b.hash == hash)
-        .map(|b| b.received_ms)
+        .map(|b| b.received_us)
 }
 
-/// Propagation latencies of the gossip blocks at one node, ms.
+/// Propagation latencies of the gossip blocks at one node, µs.
 pub(crate) fn latencies(status: &Status, canonical: &Canonical) -> Vec<u64> {
     let mut out: Vec<u64> = status
         .blocks
@@ -77,7 +79,7 @@ pub(crate) fn latencies(status: &Status, canonical: &Canonical) -> Vec<u64> {
         .filter(|b| b.origin == "gossip")
         .filter_map(|b| {
             let (hash, built) = canonical.get(&b.number)?;
-            (*hash == b.hash).then(|| b.received_ms.saturating_sub(*built))
+            (*hash == b.hash).then(|| b.received_us.saturating_sub(*built))
         })
         .collect();
     out.sort_unstable();
@@ -121,7 +123,7 @@ pub(crate) fn table(rows: &[NodeRow], canonical: &Canonical, blocks: u64, target
             .map_or_else(|| "-".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()));
         let held = blocks - missing(s, canonical, blocks).len() as u64;
         let lat = latencies(s, canonical);
-        let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
+        let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), format_us);
         out.push_str(&format!(
             "| {} | {} | {} | {} | {held}/{blocks} | {} | {} | {} | {} | {} | {discovered} | {connected_after} | {} |\n",
             row.index,
@@ -137,6 +139,12 @@ pub(crate) fn table(rows: &[NodeRow], canonical: &Canonical, blocks: u64, target
         ));
     }
     out
+}
+
+/// A latency in µs as milliseconds with two decimals (`0.87 ms`): a loopback hop is well under
+/// a millisecond.
+pub(crate) fn format_us(us: u64) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
 }
 
 /// `12D3…wXyZ`: enough of a peer id to tell nodes apart.
@@ -190,7 +198,8 @@ mod tests {
                 number: 0,
                 hash: String::new(),
                 origin: String::new(),
-                received_ms: 0,
+                received_us: 0,
+                published_us: None,
             },
             blocks: blocks
                 .iter()
@@ -198,7 +207,8 @@ mod tests {
                     number: *n,
                     hash: (*h).into(),
                     origin: (*o).into(),
-                    received_ms: *t,
+                    received_us: *t,
+                    published_us: None,
                 })
                 .collect(),
             blocks_via_gossip: 0,
@@ -225,7 +235,7 @@ mod tests {
             (2, "b", "local", 2000),
             (3, "c", "local", 3000),
         ]);
-        let canonical = canonical(&seq, 3);
+        let mut canonical = canonical(&seq, 3);
         let node = status(&[
             (1, "a", "gossip", 1010),
             (2, "x", "gossip", 2005),
@@ -240,6 +250,11 @@ mod tests {
         assert_eq!(percentile(&sorted, 50), Some(50));
         assert_eq!(percentile(&sorted, 99), Some(99));
         assert_eq!(holds(&node, 3, "c"), Some(3030));
+        // Where the sequencer says when it published, latency runs from there.
+        let mut published = seq.clone();
+        published.blocks[2].published_us = Some(3020);
+        assert_eq!(super::canonical(&published, 3)[&3].1, 3020);
+        canonical = super::canonical(&seq, 3);
         assert_eq!(ranges(&[1, 2, 3, 5, 7, 8]), "1-3, 5, 7-8");
         let rows = [NodeRow {
             index: 1,
@@ -249,6 +264,7 @@ mod tests {
         }];
         let table = table(&rows, &canonical, 3, 4);
         assert!(table.contains("| 2/3 |"), "{table}");
+        assert!(table.contains("| 0.01 ms | 0.03 ms |"), "{table}");
         assert!(table.contains("| off | 4.2 s |"), "{table}");
     }
 

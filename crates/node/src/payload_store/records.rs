@@ -9,7 +9,8 @@ use op_p2p_types::BlockRef;
 /// message signs: parent beacon root ++ payload for V3/V4).
 pub(crate) const PAYLOADS_CF: &str = "payloads";
 /// Block number (8 bytes big-endian, so keys sort by number) → the block the unsafe chain has
-/// at that height: `[1][hash 32][parent 32][timestamp u64][origin u8][received_ms u64]`.
+/// at that height: `[2][hash 32][parent 32][timestamp u64][origin u8][received_us u64]`
+/// (format 1, still read, had the receive time in milliseconds).
 pub(crate) const PAYLOAD_INDEX_CF: &str = "payload_index";
 /// Fixed keys: [`HEAD_KEY`] and [`COUNTS_KEY`].
 pub(crate) const PAYLOAD_META_CF: &str = "payload_meta";
@@ -21,8 +22,12 @@ pub(crate) const HEAD_KEY: &[u8] = b"unsafe_head";
 /// Payloads stored, by origin: `[1][local u64][gossip u64][sync u64]`.
 pub(crate) const COUNTS_KEY: &[u8] = b"counts";
 
-/// The only record format this build writes and reads.
+/// The record format this build writes (and reads) for every value but index entries.
 const FORMAT: u8 = 1;
+/// The index entry format this build writes: the receive time in microseconds.
+const INDEX_FORMAT: u8 = 2;
+/// The index entry format of earlier builds, read still: the receive time in milliseconds.
+const INDEX_FORMAT_MS: u8 = 1;
 
 /// How a payload reached the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,8 +81,8 @@ pub(crate) struct IndexEntry {
     pub(crate) block: BlockRef,
     /// How it arrived.
     pub(crate) origin: Origin,
-    /// When it arrived, unix milliseconds.
-    pub(crate) received_ms: u64,
+    /// When it arrived, unix microseconds.
+    pub(crate) received_us: u64,
 }
 
 /// Stored payloads by origin.
@@ -165,26 +170,32 @@ pub(crate) fn decode_payload(value: &[u8]) -> Option<ExecutionPayloadEnvelope> {
 /// Encodes an index entry (the number is the key).
 pub(crate) fn encode_entry(entry: &IndexEntry) -> Vec<u8> {
     let mut out = Vec::with_capacity(82);
-    out.push(FORMAT);
+    out.push(INDEX_FORMAT);
     out.extend_from_slice(entry.block.hash.as_slice());
     out.extend_from_slice(entry.block.parent_hash.as_slice());
     out.extend_from_slice(&entry.block.timestamp.to_le_bytes());
     out.push(entry.origin.byte());
-    out.extend_from_slice(&entry.received_ms.to_le_bytes());
+    out.extend_from_slice(&entry.received_us.to_le_bytes());
     out
 }
 
 /// Decodes the index entry of block `number`.
 pub(crate) fn decode_entry(number: u64, value: &[u8]) -> Option<IndexEntry> {
     let mut r = Reader(value);
-    if r.byte()? != FORMAT {
+    let format = r.byte()?;
+    if format != INDEX_FORMAT && format != INDEX_FORMAT_MS {
         return None;
     }
     let hash = r.b256()?;
     let parent_hash = r.b256()?;
     let timestamp = r.u64()?;
     let origin = Origin::from_byte(r.byte()?)?;
-    let received_ms = r.u64()?;
+    let received = r.u64()?;
+    let received_us = if format == INDEX_FORMAT_MS {
+        received.saturating_mul(1000)
+    } else {
+        received
+    };
     r.done().then_some(IndexEntry {
         block: BlockRef {
             number,
@@ -193,7 +204,7 @@ pub(crate) fn decode_entry(number: u64, value: &[u8]) -> Option<IndexEntry> {
             timestamp,
         },
         origin,
-        received_ms,
+        received_us,
     })
 }
 
@@ -261,15 +272,22 @@ mod tests {
                 timestamp: 77,
             },
             origin: Origin::Sync,
-            received_ms: 1_234,
+            received_us: 1_234,
         };
         let bytes = encode_entry(&entry);
         assert_eq!(bytes.len(), 82);
         assert_eq!(decode_entry(9, &bytes), Some(entry));
         assert_eq!(decode_entry(9, &bytes[1..]), None);
-        let mut other = bytes;
-        other[0] = 2;
+        let mut other = bytes.clone();
+        other[0] = 3;
         assert_eq!(decode_entry(9, &other), None);
+        // An entry written by an earlier build: format 1, milliseconds.
+        let mut old = bytes;
+        old[0] = 1;
+        assert_eq!(
+            decode_entry(9, &old).map(|e| e.received_us),
+            Some(1_234_000)
+        );
 
         assert_eq!(decode_head(&encode_head(&entry.block)), Some(entry.block));
         let counts = Counts {

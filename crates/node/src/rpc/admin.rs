@@ -34,7 +34,7 @@ use super::{
 use crate::{
     payload_store::{Origin, PayloadStore},
     signer::BlockPublisher,
-    wall_clock::now_ms,
+    wall_clock::{now_ms, now_us},
 };
 
 /// The method's name (op-node's).
@@ -93,7 +93,7 @@ async fn post_unsafe_payload(parts: &AdminParts, value: Value) -> Result<Value, 
     let hash = envelope.execution_payload.block_hash;
     let inserted = parts
         .payloads
-        .insert(&envelope, Origin::Local, now_ms())
+        .insert(&envelope, Origin::Local, now_us())
         .map_err(|e| server_error(format!("cannot store the payload: {e}")))?;
     publisher
         .sign_and_publish(envelope)

@@ -141,17 +141,18 @@ fn open_fds(pid: u32) -> usize {
         .count()
 }
 
-/// The received time (unix ms) of blocks 1..=[`BLOCKS`] in a status.
+/// When blocks 1..=[`BLOCKS`] started propagating from (the sequencer's publish time) or
+/// reached (a verifier's store time) a node, unix ms, from its status (µs there).
 fn received(status: &Value) -> Vec<(u64, u64)> {
     status["blocks"]
         .as_array()
         .unwrap()
         .iter()
         .map(|b| {
-            (
-                b["number"].as_u64().unwrap(),
-                b["received_ms"].as_u64().unwrap(),
-            )
+            let at = b["published_us"]
+                .as_u64()
+                .unwrap_or_else(|| b["received_us"].as_u64().unwrap());
+            (b["number"].as_u64().unwrap(), at / 1000)
         })
         .filter(|(n, _)| (1..=BLOCKS).contains(n))
         .collect()
