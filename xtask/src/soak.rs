@@ -88,7 +88,13 @@ pub(crate) fn run_soak(args: &[String]) -> Result {
             "--blocks",
             &blocks.to_string(),
         ])
-        .args(["--block-time", "1", "--block-bytes", &block_bytes.to_string(), "--dir"])
+        .args([
+            "--block-time",
+            "1",
+            "--block-bytes",
+            &block_bytes.to_string(),
+            "--dir",
+        ])
         .arg(&dir)
         .stdout(Stdio::from(
             fs::File::create(dir.join("devnet.out"))

@@ -111,7 +111,11 @@ async fn scenario(
                 for data in batch {
                     // Refused once V cut F off (no peer left) or its queue towards V is
                     // full; the flooder just goes on.
-                    if flooder.publish_raw(topic.clone(), data.clone()).await.is_ok() {
+                    if flooder
+                        .publish_raw(topic.clone(), data.clone())
+                        .await
+                        .is_ok()
+                    {
                         sent += 1;
                     }
                 }
@@ -197,8 +201,20 @@ fn main() {
             let no_cutoff = Config::default().with_flood_cutoff(None);
             scenario("baseline (no flood)", defaults.clone(), None, a).await;
             let full = Some((Flood::Full, flood.clone()));
-            scenario("flood (defaults: bound 16, cut-off)", defaults.clone(), full.clone(), a).await;
-            scenario("flood, bound 16, no cut-off", no_cutoff.clone(), full.clone(), a).await;
+            scenario(
+                "flood (defaults: bound 16, cut-off)",
+                defaults.clone(),
+                full.clone(),
+                a,
+            )
+            .await;
+            scenario(
+                "flood, bound 16, no cut-off",
+                no_cutoff.clone(),
+                full.clone(),
+                a,
+            )
+            .await;
             let paced = Some((Flood::Paced(10), flood.clone()));
             scenario("flood paced 1,000/s (defaults)", defaults, paced, a).await;
             let unbounded = no_cutoff.with_validation_queue_per_peer(256);

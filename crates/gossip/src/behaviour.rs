@@ -17,8 +17,8 @@ use libp2p_core::{Endpoint, Multiaddr, transport::PortUse};
 use libp2p_gossipsub::{self as gossipsub, MessageId};
 use libp2p_identity::PeerId;
 use libp2p_swarm::{
-    CloseConnection, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
-    THandlerOutEvent, ToSwarm,
+    CloseConnection, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
+    THandlerInEvent, THandlerOutEvent, ToSwarm,
 };
 use op_p2p_api::{Clock, GossipScores, NoopScoreBook, ScoreBook, SystemClock, UnsafePayload};
 use op_p2p_types::{BlockRef, BlockSigner, ExecutionPayloadEnvelope, RollupConfig, SIGNATURE_LEN};
@@ -530,8 +530,7 @@ impl Behaviour {
         };
         tracing::warn!(target: "gossip", %peer, refusals, "peer keeps overflowing its validation bound: cut off for flooding");
         self.cut_off.push_back(peer);
-        self.events
-            .push_back(Event::FloodCutOff { peer, refusals });
+        self.events.push_back(Event::FloodCutOff { peer, refusals });
     }
 
     fn report(&mut self, message_id: MessageId, source: PeerId, reason: Option<Reason>) {

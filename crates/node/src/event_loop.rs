@@ -152,8 +152,12 @@ impl EventLoop {
                 // Gossip already closes its connections; the ban keeps it from coming back.
                 let gating = &mut self.swarm.behaviour_mut().gating;
                 match gating.report_misbehaviour(peer, "gossip flood") {
-                    Ok(banned) => warn!(target: TARGET, %peer, refusals, banned, "gossip flood cut off"),
-                    Err(error) => warn!(target: TARGET, %peer, %error, "gossip flood ban not persisted"),
+                    Ok(banned) => {
+                        warn!(target: TARGET, %peer, refusals, banned, "gossip flood cut off")
+                    }
+                    Err(error) => {
+                        warn!(target: TARGET, %peer, %error, "gossip flood ban not persisted")
+                    }
                 }
             }
             SwarmEvent::Behaviour(NodeEvent::Gossip(event)) => {

@@ -943,7 +943,10 @@ fn reported_misbehaviour_bans_like_a_low_score() {
     assert!(b.is_peer_banned(&flooder));
     let until = START + b.config().ban_duration().as_secs();
     assert!(stored(&store).peer_bans.contains(&(flooder, until)));
-    assert!(!b.report_misbehaviour(flooder, "again").unwrap(), "already banned");
+    assert!(
+        !b.report_misbehaviour(flooder, "again").unwrap(),
+        "already banned"
+    );
     assert!(!b.report_misbehaviour(protected, "gossip flood").unwrap());
     assert!(!b.is_peer_banned(&protected));
 

@@ -32,7 +32,12 @@ pub(crate) fn canonical(sequencer: &Status, blocks: u64) -> Canonical {
         .blocks
         .iter()
         .filter(|b| b.number >= 1 && b.number <= blocks)
-        .map(|b| (b.number, (b.hash.clone(), b.published_us.unwrap_or(b.received_us))))
+        .map(|b| {
+            (
+                b.number,
+                (b.hash.clone(), b.published_us.unwrap_or(b.received_us)),
+            )
+        })
         .collect()
 }
 
