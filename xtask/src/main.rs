@@ -17,9 +17,12 @@
 //!   targets in `fuzz/` under memory caps (see [`fuzz`]); `cargo xtask fuzz-seeds` rewrites
 //!   their committed seed corpora.
 //! - `cargo xtask hops DIR`: the per-hop latency breakdown of a devnet run (see [`hops`]).
+//! - `cargo xtask bench-net [--nodes N] [--blocks N] [--block-bytes N] [--dir DIR]`: propagation
+//!   at scale, 50 nodes by default (see [`bench_net`]).
 //! - `cargo xtask soak [--minutes N] [--nodes N] [--interval SECS] [--block-bytes N] [--dir DIR]`: a long devnet
 //!   run sampled for growth (see [`soak`]).
 
+mod bench_net;
 mod fuzz;
 mod guards;
 mod hops;
@@ -73,6 +76,12 @@ Commands:
   hops DIR                       per-hop latency breakdown (p50/p99 per stage) of an
                                  `op-p2p devnet --dir DIR` run logged with RUST_LOG=info,
                                  gossip::hop=debug,op_p2p::node=debug,op_p2p::app=debug
+  bench-net [--nodes N] [--blocks N] [--block-bytes N] [--dir DIR]
+                                 release devnet of N nodes (50) through discovery, 1 s blocks
+                                 of B bytes (120000) for N blocks (120); prints propagation
+                                 latency p50/p99/max over all deliveries and per hop count,
+                                 and peak RSS per node; output in DIR/devnet.out, per-node
+                                 table in DIR/nodes.md (DIR: $TMPDIR/op-p2p-bench-net)
   soak [--minutes N] [--nodes N] [--interval SECS] [--block-bytes N] [--dir DIR]
                                  release devnet at 1 s blocks for N minutes (60), sampling each
                                  node's RSS, FDs, threads, tokio tasks and data dir size every
@@ -139,6 +148,7 @@ fn main() -> ExitCode {
         Some("fuzz-seeds") if args.len() == 1 => fuzz::seeds(),
         Some("hops") if args.len() == 2 => hops::run(Path::new(&args[1])),
         Some("soak") => soak::run_soak(&args[1..]),
+        Some("bench-net") => bench_net::run_bench_net(&args[1..]),
         Some(other) => Err(Error::Usage(format!(
             "unknown command or arguments: {other:?}"
         ))),

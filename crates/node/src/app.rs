@@ -13,10 +13,11 @@
 use std::{collections::BTreeMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
+use libp2p_identity::PeerId;
 use op_p2p_api::{ScoreBook as _, UnsafePayload};
 use op_p2p_gossip::{GossipCounters, Outcome};
 use op_p2p_peerstore::Books;
-use op_p2p_types::{BlockRef, ExecutionPayloadEnvelope};
+use op_p2p_types::{B256, BlockRef, ExecutionPayloadEnvelope};
 use tokio::{
     sync::mpsc,
     time::{Instant, MissedTickBehavior, interval, sleep_until},
@@ -86,6 +87,9 @@ pub(crate) struct App {
     /// When the sequencer handed its recent blocks to gossipsub (number → unix µs; the last
     /// [`STATUS_MAX_BLOCKS`]), for the status: where the devnet starts a block's propagation.
     pub(crate) published: BTreeMap<u64, u64>,
+    /// Which peer each recent gossip block came from ((number, hash) → peer; the last
+    /// [`STATUS_MAX_BLOCKS`]), for the status: the devnet derives hop counts from it.
+    pub(crate) gossip_from: BTreeMap<(u64, B256), PeerId>,
     /// The metrics the app moves: received payloads (op-node's `unsafe_payloads_total`,
     /// `refs_*`), propagation delay, the gap.
     pub(crate) metrics: NodeMetrics,
@@ -111,9 +115,13 @@ impl App {
                 delivery = self.deliveries.recv(), if deliveries_open => match delivery {
                     Some(UnsafePayload { peer, envelope }) => {
                         debug!(target: TARGET, %peer, number = envelope.execution_payload.block_number, "gossip block");
+                        let stored = self.store(&envelope, Origin::Gossip);
+                        if stored.as_ref().is_some_and(Inserted::is_new) {
+                            self.note_gossip_source(&envelope, peer);
+                        }
                         // A block ahead of the head is a gap: ask at once rather than at the
                         // next periodic check (op-node's 2·block_time tick still runs).
-                        if self.store(&envelope, Origin::Gossip) == Some(Inserted::Ahead) {
+                        if stored == Some(Inserted::Ahead) {
                             self.check_gap(&mut gap).await;
                         }
                     }
@@ -169,6 +177,16 @@ impl App {
             Err(error) => error!(target: TARGET, number, %error, "cannot store a payload"),
         }
         result.ok()
+    }
+
+    /// Remembers the peer a newly stored gossip block came from, for the status.
+    fn note_gossip_source(&mut self, envelope: &ExecutionPayloadEnvelope, peer: PeerId) {
+        let payload = &envelope.execution_payload;
+        self.gossip_from
+            .insert((payload.block_number, payload.block_hash), peer);
+        while self.gossip_from.len() > STATUS_MAX_BLOCKS {
+            self.gossip_from.pop_first();
+        }
     }
 
     /// When the sequencer's next block is due, if sequencing.
@@ -375,6 +393,10 @@ impl App {
                 origin: head_entry.map_or("genesis", |e| e.origin.as_str()).into(),
                 received_us: head_entry.map_or(0, |e| e.received_us),
                 published_us: self.published.get(&head.number).copied(),
+                from: self
+                    .gossip_from
+                    .get(&(head.number, head.hash))
+                    .map(ToString::to_string),
             },
             blocks: blocks
                 .iter()
@@ -384,6 +406,10 @@ impl App {
                     origin: e.origin.as_str().into(),
                     received_us: e.received_us,
                     published_us: self.published.get(&e.block.number).copied(),
+                    from: self
+                        .gossip_from
+                        .get(&(e.block.number, e.block.hash))
+                        .map(ToString::to_string),
                 })
                 .collect(),
             blocks_via_gossip: counts.gossip,

@@ -13,10 +13,14 @@
 //!    payload_by_number.
 //! 3. Prints one line per block with how many nodes hold it, until every node holds every
 //!    block or the time is up.
-//! 4. Stops the nodes, prints a table per node (blocks via gossip and sync, p50/p99
-//!    propagation latency, peers, peers found through discovery, time until the node first
-//!    had min(p2p.peers.lo, nodes − 1) peers, bans), and fails if any node lacks a block.
+//! 4. Reads each node's peak memory, stops the nodes, prints a table per node (blocks via
+//!    gossip and sync, p50/p99 propagation latency, peers, peers found through discovery, time
+//!    until the node first had min(p2p.peers.lo, nodes − 1) peers, bans, peak RSS; above
+//!    [`NODE_TABLE_MAX`] nodes with `--dir`, into `DIR/nodes.md` instead of the terminal),
+//!    then the aggregate tables (latency over all deliveries and per hop count, per-node
+//!    memory and peers as min/median/max), and fails if any node lacks a block.
 
+mod aggregate;
 mod child;
 mod signer_server;
 mod summary;
@@ -65,6 +69,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(200);
 /// How long after the last block is due the devnet keeps waiting for stragglers, at least.
 const MIN_GRACE: Duration = Duration::from_secs(10);
+/// Above this many nodes (with `--dir`) the per-node table goes to `DIR/nodes.md`: the
+/// aggregate tables say what a reader of the terminal needs.
+const NODE_TABLE_MAX: usize = 20;
 /// How long a node has to stop by itself before it is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -147,6 +154,8 @@ pub(crate) async fn run(args: DevnetArgs) -> Result<(), DevnetError> {
 /// The devnet's state.
 struct Devnet {
     args: DevnetArgs,
+    /// Where its files are.
+    dir: PathBuf,
     exe: PathBuf,
     chain: Chain,
     specs: Vec<NodeSpec>,
@@ -160,6 +169,9 @@ struct Devnet {
     started: Vec<Option<Instant>>,
     /// How long after its start each node first had [`Devnet::peer_target`] peers.
     connected_after: Vec<Option<Duration>>,
+    /// The sequencer's head when every node first had [`Devnet::peer_target`] peers: later
+    /// blocks propagate through the settled topology.
+    connected_at_head: Option<u64>,
     /// The sequencer key.
     sequencer_signer: BlockSigner,
     /// The in-process signer the sequencer signs through, with `--remote-signer`.
@@ -253,6 +265,7 @@ impl Devnet {
         }
         Ok(Self {
             args: args.clone(),
+            dir: dir.to_path_buf(),
             exe,
             chain,
             nodes: (0..args.nodes).map(|_| None).collect(),
@@ -263,6 +276,7 @@ impl Devnet {
             bootnode: None,
             started: vec![None; args.nodes],
             connected_after: vec![None; args.nodes],
+            connected_at_head: None,
             sequencer_signer: signer,
             remote_signer: None,
         })
@@ -479,6 +493,10 @@ impl Devnet {
             && self.connected_after.iter().all(Option::is_some)
             && let Some(first) = self.started.iter().flatten().min()
         {
+            self.connected_at_head = statuses
+                .first()
+                .and_then(Option::as_ref)
+                .map(|s| s.head.number);
             println!(
                 "all {} nodes have {target} peers, {:.1} s after the first node started",
                 self.args.nodes,
@@ -502,10 +520,40 @@ impl Devnet {
                 role: self.role(index).to_owned(),
                 status: status.clone(),
                 connected_after: self.connected_after[index],
+                peak_rss_kib: self.nodes[index]
+                    .as_ref()
+                    .and_then(NodeProcess::peak_rss_kib),
             })
             .collect();
         println!();
-        print!("{}", table(&rows, canonical, blocks, self.peer_target()));
+        let per_node = table(&rows, canonical, blocks, self.peer_target());
+        if self.args.nodes > NODE_TABLE_MAX && self.args.dir.is_some() {
+            let path = self.dir.join("nodes.md");
+            std::fs::write(&path, &per_node)
+                .map_err(io_err(format!("write {}", path.display())))?;
+            println!("per-node table: {}\n", path.display());
+        } else {
+            println!("{per_node}");
+        }
+        let deliveries = aggregate::deliveries(statuses, canonical);
+        println!("blocks 1-{blocks}:\n");
+        print!("{}", aggregate::tables(&rows, &deliveries));
+        if let Some(head) = self.connected_at_head
+            && head + 1 < blocks
+        {
+            // The same without the blocks sent while the nodes were still finding peers.
+            let settled: Vec<_> = deliveries
+                .iter()
+                .copied()
+                .filter(|d| d.number > head)
+                .collect();
+            println!(
+                "\nblocks {}-{blocks}, after every node had {} peers:\n",
+                head + 1,
+                self.peer_target()
+            );
+            print!("{}", aggregate::latency_table(&settled));
+        }
         let mut problems = Vec::new();
         if canonical.len() as u64 != blocks {
             problems.push(format!(

@@ -401,6 +401,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         discovery: discovery.clone(),
         sequencer_retry_at: None,
         published: std::collections::BTreeMap::new(),
+        gossip_from: std::collections::BTreeMap::new(),
         metrics,
     };
     // On a runtime worker, not on the thread that `block_on`s this function: woken by the swarm

@@ -106,6 +106,13 @@ pub(crate) enum Inserted {
     BeforeGenesis,
 }
 
+impl Inserted {
+    /// Whether the payload was stored now (not before, and not refused).
+    pub(crate) fn is_new(&self) -> bool {
+        !matches!(self, Self::Duplicate | Self::BeforeGenesis)
+    }
+}
+
 /// The payload store. Cheap to clone; all clones share the head.
 #[derive(Debug, Clone)]
 pub(crate) struct PayloadStore {

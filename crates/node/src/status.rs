@@ -133,6 +133,11 @@ pub(crate) struct BlockStatus {
     /// them (the start of propagation, as the devnet measures it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) published_us: Option<u64>,
+    /// The peer a gossip block came from (gossipsub's propagation source: the neighbour that
+    /// forwarded it, not its author), while the node remembers it: the devnet follows these
+    /// links back to the sequencer to count a delivery's hops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) from: Option<String>,
 }
 
 /// One connected peer.
@@ -205,6 +210,7 @@ mod tests {
                 origin: "genesis".into(),
                 received_us: 0,
                 published_us: None,
+                from: None,
             },
             blocks: vec![],
             blocks_via_gossip: 0,

@@ -11,8 +11,10 @@ pub(crate) const DEFAULT_BLOCKS: u64 = 30;
 /// Seconds per block unless `--block-time` says otherwise (op-node chains use 2 s).
 pub(crate) const DEFAULT_BLOCK_TIME: u64 = 2;
 
-/// The most nodes a devnet runs (each is a process with its own RocksDB).
-pub(crate) const MAX_NODES: usize = 64;
+/// The most nodes a devnet runs (each is a process with its own RocksDB, ~50 MiB peak RSS
+/// with 120 KB blocks, measured at 100 nodes; node `i` listens on 127.0.0.`i + 1`, so at most
+/// 254).
+pub(crate) const MAX_NODES: usize = 128;
 
 fn parse_nodes(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {

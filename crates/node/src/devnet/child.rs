@@ -234,6 +234,14 @@ impl NodeProcess {
         status::read(&self.spec.status_path()).ok()
     }
 
+    /// The process's peak resident memory so far (VmHWM in `/proc/PID/status`), KiB; `None`
+    /// once it has exited, or off Linux.
+    pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        vm_hwm_kib(&status)
+    }
+
     /// The exit status, if the process has ended.
     pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -267,6 +275,17 @@ impl NodeProcess {
             log: last,
         }
     }
+}
+
+/// The `VmHWM:` line of a `/proc/PID/status` text (`VmHWM:     40960 kB`), in KiB.
+fn vm_hwm_kib(proc_status: &str) -> Option<u64> {
+    proc_status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -323,5 +342,18 @@ mod tests {
         assert_eq!(with[at + 1], "http://127.0.0.1:4444");
         let at = with.iter().position(|a| a == "--signer.address").unwrap();
         assert_eq!(with[at + 1], remote.signer_address);
+    }
+
+    #[test]
+    fn peak_rss_from_proc_status() {
+        let text =
+            "Name:\top-p2p\nVmPeak:\t  900000 kB\nVmHWM:\t   40960 kB\nVmRSS:\t   30000 kB\n";
+        assert_eq!(vm_hwm_kib(text), Some(40_960));
+        assert_eq!(vm_hwm_kib("Name:\top-p2p\n"), None);
+        // This test's own process has one.
+        let own = std::fs::read_to_string("/proc/self/status");
+        if let Ok(own) = own {
+            assert!(vm_hwm_kib(&own).is_some_and(|kib| kib > 0));
+        }
     }
 }

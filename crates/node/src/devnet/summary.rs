@@ -21,6 +21,8 @@ pub(crate) struct NodeRow {
     pub(crate) status: Option<Status>,
     /// How long after its start it first had the target number of peers.
     pub(crate) connected_after: Option<Duration>,
+    /// Its peak resident memory (VmHWM), KiB, read before it was stopped (Linux).
+    pub(crate) peak_rss_kib: Option<u64>,
 }
 
 /// The canonical chain: the sequencer's blocks 1..=blocks, number → (hash, published at µs).
@@ -108,13 +110,13 @@ pub(crate) fn percentile(sorted: &[u64], p: u64) -> Option<u64> {
 /// column measures.
 pub(crate) fn table(rows: &[NodeRow], canonical: &Canonical, blocks: u64, target: usize) -> String {
     let mut out = format!(
-        "| node | role | peer id | head | blocks | via gossip | via sync | p50 latency | p99 latency | peers | via discovery | time to {target} peers | bans |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| node | role | peer id | head | blocks | via gossip | via sync | p50 latency | p99 latency | peers | via discovery | time to {target} peers | bans | peak RSS |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let Some(s) = &row.status else {
             out.push_str(&format!(
-                "| {} | {} | - | - | - | - | - | - | - | - | - | - | - |\n",
+                "| {} | {} | - | - | - | - | - | - | - | - | - | - | - | - |\n",
                 row.index, row.role
             ));
             continue;
@@ -129,8 +131,12 @@ pub(crate) fn table(rows: &[NodeRow], canonical: &Canonical, blocks: u64, target
         let held = blocks - missing(s, canonical, blocks).len() as u64;
         let lat = latencies(s, canonical);
         let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), format_us);
+        let rss = row.peak_rss_kib.map_or_else(
+            || "-".to_owned(),
+            |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
+        );
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {held}/{blocks} | {} | {} | {} | {} | {} | {discovered} | {connected_after} | {} |\n",
+            "| {} | {} | {} | {} | {held}/{blocks} | {} | {} | {} | {} | {} | {discovered} | {connected_after} | {} | {rss} |\n",
             row.index,
             row.role,
             short_id(&s.peer_id),
@@ -188,10 +194,10 @@ pub(crate) fn ranges(numbers: &[u64]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn status(blocks: &[(u64, &str, &str, u64)]) -> Status {
+    pub(crate) fn status(blocks: &[(u64, &str, &str, u64)]) -> Status {
         Status {
             peer_id: "12D3KooWabcdefghijklmnop".into(),
             pid: 1,
@@ -205,6 +211,7 @@ mod tests {
                 origin: String::new(),
                 received_us: 0,
                 published_us: None,
+                from: None,
             },
             blocks: blocks
                 .iter()
@@ -214,6 +221,7 @@ mod tests {
                     origin: (*o).into(),
                     received_us: *t,
                     published_us: None,
+                    from: None,
                 })
                 .collect(),
             blocks_via_gossip: 0,
@@ -266,11 +274,12 @@ mod tests {
             role: "verifier".into(),
             status: Some(node),
             connected_after: Some(Duration::from_millis(4200)),
+            peak_rss_kib: Some(40_960),
         }];
         let table = table(&rows, &canonical, 3, 4);
         assert!(table.contains("| 2/3 |"), "{table}");
         assert!(table.contains("| 0.01 ms | 0.03 ms |"), "{table}");
-        assert!(table.contains("| off | 4.2 s |"), "{table}");
+        assert!(table.contains("| off | 4.2 s | 0 | 40.0 MiB |"), "{table}");
     }
 
     #[test]
