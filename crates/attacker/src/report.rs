@@ -55,16 +55,15 @@ impl Report {
         self.redials += 1;
     }
 
-    /// The final line.
-    pub(crate) fn done(&self) {
-        self.line(
-            "done",
-            &[
-                ("published", self.published.into()),
-                ("published_bytes", self.published_bytes.into()),
-                ("publish_errors", self.publish_errors.into()),
-                ("redials", self.redials.into()),
-            ],
-        );
+    /// The final line, with `extra` fields.
+    pub(crate) fn done_with(&self, extra: &[(&str, Value)]) {
+        let mut fields = vec![
+            ("published", self.published.into()),
+            ("published_bytes", self.published_bytes.into()),
+            ("publish_errors", self.publish_errors.into()),
+            ("redials", self.redials.into()),
+        ];
+        fields.extend(extra.iter().cloned());
+        self.line("done", &fields);
     }
 }

@@ -6,25 +6,25 @@ use std::{
     time::Duration,
 };
 
-use libp2p_core::{Transport as _, muxing::StreamMuxerBox, upgrade::Version};
+use libp2p_core::{Transport as _, muxing::StreamMuxerBox, transport::Boxed, upgrade::Version};
 use libp2p_gossipsub::{self as gossipsub, MessageAuthenticity, ValidationMode};
-use libp2p_identity::Keypair;
+use libp2p_identity::{Keypair, PeerId};
 use libp2p_swarm::Swarm;
 
 /// Larger than any message we send, so our own gossipsub never refuses one: the receiver's cap
 /// is what is under test.
 const MAX_TRANSMIT: usize = 12 * 1024 * 1024;
-/// Our send queue per connection: small, so a receiver that stops reading costs us little
-/// memory (publishing then fails and is counted).
-const QUEUE_LEN: usize = 16;
-
-/// A swarm with a fresh secp256k1 identity.
-pub(crate) fn build() -> Result<Swarm<gossipsub::Behaviour>, Box<dyn std::error::Error>> {
-    let key = Keypair::generate_secp256k1();
+/// A swarm on identity `key` (secp256k1) whose send queue per connection holds `queue_len`
+/// messages: small for the bombs, so a receiver that stops reading costs us little memory
+/// (publishing then fails and is counted), larger for the block kinds sent at full speed.
+pub(crate) fn build(
+    key: &Keypair,
+    queue_len: usize,
+) -> Result<Swarm<gossipsub::Behaviour>, Box<dyn std::error::Error>> {
     let config = gossipsub::ConfigBuilder::default()
         .max_transmit_size(MAX_TRANSMIT)
         .validation_mode(ValidationMode::Anonymous)
-        .connection_handler_queue_len(QUEUE_LEN)
+        .connection_handler_queue_len(queue_len)
         .history_length(1)
         .history_gossip(1)
         .flood_publish(true)
@@ -37,18 +37,26 @@ pub(crate) fn build() -> Result<Swarm<gossipsub::Behaviour>, Box<dyn std::error:
         })
         .build()?;
     let behaviour = gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)?;
-    let transport = libp2p_tcp::tokio::Transport::new(libp2p_tcp::Config::new().nodelay(true))
-        .upgrade(Version::V1)
-        .authenticate(libp2p_noise::Config::new(&key)?)
-        .multiplex(libp2p_yamux::Config::default())
-        .timeout(Duration::from_secs(10))
-        .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
-        .boxed();
     Ok(Swarm::new(
-        transport,
+        transport(key)?,
         behaviour,
         key.public().to_peer_id(),
         libp2p_swarm::Config::with_tokio_executor()
             .with_idle_connection_timeout(Duration::from_secs(3600)),
     ))
+}
+
+/// The node's transport: TCP, noise, yamux.
+pub(crate) fn transport(
+    key: &Keypair,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, Box<dyn std::error::Error>> {
+    Ok(
+        libp2p_tcp::tokio::Transport::new(libp2p_tcp::Config::new().nodelay(true))
+            .upgrade(Version::V1)
+            .authenticate(libp2p_noise::Config::new(key)?)
+            .multiplex(libp2p_yamux::Config::default())
+            .timeout(Duration::from_secs(10))
+            .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)))
+            .boxed(),
+    )
 }
