@@ -114,7 +114,6 @@ mod tests {
                     unrecoverable += 1;
                 }
                 Ok(address) => assert_ne!(address, sequencer),
-                Err(e) => panic!("{e}"),
             }
         }
         // The three deterministic forgeries never recover; random ones sometimes do.
