@@ -45,9 +45,9 @@ use op_p2p_gossip::{
 use op_p2p_types::{B256, BlockSigner, BlocksTopic, PayloadVersion, SignedBlockMessage};
 
 /// Honest blocks timed per scenario.
-const SAMPLES: usize = 200;
+const SAMPLES: usize = 1000;
 /// Time between honest blocks.
-const GAP: Duration = Duration::from_millis(50);
+const GAP: Duration = Duration::from_millis(10);
 /// Distinct flood messages signed beforehand (each is sent once: a repeat would be dropped by
 /// gossipsub's seen cache before validation).
 const FLOOD_MESSAGES: usize = 60_000;
