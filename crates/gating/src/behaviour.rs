@@ -498,10 +498,7 @@ impl Behaviour {
             return Ok(false);
         }
         if score < self.config.ban_threshold() {
-            let until = self
-                .clock
-                .unix_time()
-                .saturating_add(self.config.ban_duration().as_secs());
+            let until = self.misbehaviour_ban_until();
             info!(
                 target: TARGET,
                 %peer, score, threshold = self.config.ban_threshold(), until,
@@ -523,13 +520,18 @@ impl Behaviour {
         {
             return Ok(false);
         }
-        let until = self
-            .clock
-            .unix_time()
-            .saturating_add(self.config.ban_duration().as_secs());
+        let until = self.misbehaviour_ban_until();
         info!(target: TARGET, %peer, what, until, "banned for misbehaviour");
         self.ban_peer(peer, until)?;
         Ok(true)
+    }
+
+    /// When a ban for misbehaviour (a low score, a graylisted peer staying on, a protocol's
+    /// report) that starts now ends: the configured ban duration from now.
+    fn misbehaviour_ban_until(&self) -> u64 {
+        self.clock
+            .unix_time()
+            .saturating_add(self.config.ban_duration().as_secs())
     }
 
     /// Counts an inbound connection in its handshake against its IP's bound, or refuses it.
@@ -625,10 +627,7 @@ impl Behaviour {
             if !self.config.ban_peers() || self.is_peer_banned(&peer) {
                 continue;
             }
-            let until = self
-                .clock
-                .unix_time()
-                .saturating_add(self.config.ban_duration().as_secs());
+            let until = self.misbehaviour_ban_until();
             info!(
                 target: TARGET,
                 %peer, score, threshold = cutoff.threshold, grace = ?cutoff.grace, until,
