@@ -16,7 +16,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use crate::{Error, Result, cargo, display, run, setup, workspace_root};
+use crate::{Error, Result, cargo, display, flags, run, setup, workspace_root};
 
 /// The options of `cargo xtask bench-net`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,22 +41,13 @@ impl Default for Options {
 
 fn parse(args: &[String]) -> Result<Options> {
     let mut options = Options::default();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| Error::Usage(format!("{flag} needs a value")))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| Error::Usage(format!("{flag}: not a number: {value}")))
-        };
-        match flag.as_str() {
-            "--nodes" => options.nodes = number()?,
-            "--blocks" => options.blocks = number()?,
-            "--block-bytes" => options.block_bytes = number()?,
-            "--dir" => options.dir = PathBuf::from(value),
-            _ => return Err(Error::Usage(format!("unknown bench-net option {flag}"))),
+    for flag in flags::pairs(args)? {
+        match flag.name {
+            "--nodes" => options.nodes = flag.number()?,
+            "--blocks" => options.blocks = flag.number()?,
+            "--block-bytes" => options.block_bytes = flag.number()?,
+            "--dir" => options.dir = flag.path(),
+            _ => return Err(flag.unknown("bench-net")),
         }
     }
     Ok(options)

@@ -23,6 +23,7 @@
 //!   run sampled for growth (see [`soak`]).
 
 mod bench_net;
+mod flags;
 mod fuzz;
 mod guards;
 mod hops;

@@ -21,7 +21,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{Error, Result, cargo, display, run, setup, workspace_root};
+use crate::{Error, Result, cargo, display, flags, run, setup, workspace_root};
 
 /// What is sampled per node, in CSV column order after `elapsed_s,node`.
 const QUANTITIES: [(&str, &str); 5] = [
@@ -39,25 +39,16 @@ pub(crate) fn run_soak(args: &[String]) -> Result {
     let mut interval = 10u64;
     let mut block_bytes = 0u64;
     let mut dir = None;
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let value = it
-            .next()
-            .ok_or_else(|| Error::Usage(format!("{flag} needs a value")))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| Error::Usage(format!("{flag}: not a number: {value}")))
-        };
-        match flag.as_str() {
-            "--minutes" => minutes = number()?,
-            "--nodes" => nodes = usize::try_from(number()?).unwrap_or(usize::MAX),
-            "--interval" => interval = number()?.max(1),
+    for flag in flags::pairs(args)? {
+        match flag.name {
+            "--minutes" => minutes = flag.number()?,
+            "--nodes" => nodes = usize::try_from(flag.number()?).unwrap_or(usize::MAX),
+            "--interval" => interval = flag.number()?.max(1),
             // Large blocks fill RocksDB's memtables (4 MiB each) within minutes, so a run of an
             // hour passes many flushes: memory then shows its steady state.
-            "--block-bytes" => block_bytes = number()?,
-            "--dir" => dir = Some(PathBuf::from(value)),
-            _ => return Err(Error::Usage(format!("unknown soak option {flag}"))),
+            "--block-bytes" => block_bytes = flag.number()?,
+            "--dir" => dir = Some(flag.path()),
+            _ => return Err(flag.unknown("soak")),
         }
     }
     let dir = dir.unwrap_or_else(|| std::env::temp_dir().join("op-p2p-soak"));

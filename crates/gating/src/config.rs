@@ -85,6 +85,11 @@ impl Config {
     /// [`ban_duration`](Self::ban_duration) (a disconnect alone would be redialled at once, with
     /// its retained score graylisted again). Protected (static) peers are spared, and nothing
     /// happens with [`ban_peers`](Self::ban_peers) off.
+    ///
+    /// The score read is the score book's: it must be fresh. op-node's 15 s snapshots alone
+    /// can miss a peer graylisted just below the threshold, which P4's decay lifts back above it
+    /// within a few slots; `op-p2p-gossip` also writes a graylisted peer's live score every
+    /// second.
     pub fn with_graylist_cutoff(mut self, threshold: f64, grace: Duration) -> Self {
         self.graylist_cutoff = Some(GraylistCutoff { threshold, grace });
         self

@@ -30,8 +30,12 @@ use crate::{
     decompressed::Decompressed,
     error::Error,
     flood_guard::FloodGuard,
+    graylist_watch::{GRAYLIST_WATCH_INTERVAL, GraylistWatch},
     metrics::{Metrics, NoopMetrics},
-    peer_score::{IP_COLOCATION_FACTOR_THRESHOLD, IP_COLOCATION_FACTOR_WEIGHT, ScoringMode},
+    peer_score::{
+        GRAYLIST_THRESHOLD, IP_COLOCATION_FACTOR_THRESHOLD, IP_COLOCATION_FACTOR_WEIGHT,
+        ScoringMode,
+    },
     pipeline::{ValidationPipeline, ValidationRequest, ValidationResult},
     publisher::Publisher,
     router::{Gossipsub, new_gossipsub_keeping},
@@ -139,7 +143,9 @@ impl std::fmt::Debug for Services {
 /// - Every [`Config::score_inspect_interval`] (op-node's 15 s), and when a peer subscribes, the
 ///   peer's application score goes from the [`ScoreBook`] into gossipsub, and its gossip score
 ///   back into the book as a snapshot (op-node's score inspector); gating's peer monitor bans on
-///   those snapshots.
+///   those snapshots. Between inspections, the live score of a peer below the graylist
+///   threshold goes into the book every second (the graylist watch), so gating's graylist
+///   cut-off sees a graylisting within a second, not up to 15 s later or never.
 ///
 /// Nothing here blocks the swarm task: validation runs on tokio's blocking pool, and the score
 /// book's contract is to answer from memory. The pipeline is spawned on the tokio runtime
@@ -173,6 +179,10 @@ pub struct Behaviour {
     metrics: Arc<dyn Metrics>,
     score_interval: Duration,
     score_timer: Delay,
+    /// Graylisted peers whose live score goes into the book between inspections; `None` when
+    /// scoring is off.
+    graylist_watch: Option<GraylistWatch>,
+    graylist_timer: Delay,
     events: VecDeque<Event>,
 }
 
@@ -261,6 +271,9 @@ impl Behaviour {
             metrics: services.metrics,
             score_interval,
             score_timer: Delay::new(score_interval),
+            graylist_watch: (config.scoring != ScoringMode::None)
+                .then(|| GraylistWatch::new(GRAYLIST_THRESHOLD)),
+            graylist_timer: Delay::new(GRAYLIST_WATCH_INTERVAL),
             events: VecDeque::new(),
         }
     }
@@ -461,13 +474,33 @@ impl Behaviour {
             let Some(total) = self.gossipsub.peer_score(&peer) else {
                 return;
             };
-            let scores = GossipScores {
-                total,
-                ip_colocation_factor: self.ip_colocation_factor(&peer),
-                ..GossipScores::default()
-            };
-            self.score_book.record_gossip_scores(&peer, scores);
+            self.record_gossip_scores(&peer, total);
         }
+    }
+
+    /// The graylist watch: the live gossip score of every peer below the graylist threshold
+    /// (and of one that just left it) into the book, once a second.
+    fn on_graylist_tick(&mut self) {
+        let Some(watch) = &mut self.graylist_watch else {
+            return;
+        };
+        let gossipsub = &self.gossipsub;
+        let due = watch.due(gossipsub.all_peers().map(|(peer, _)| *peer), |peer| {
+            gossipsub.peer_score(peer).unwrap_or(0.0)
+        });
+        for (peer, total) in due {
+            self.record_gossip_scores(&peer, total);
+        }
+    }
+
+    /// Writes `peer`'s gossip score snapshot, with `total` as its live score, into the book.
+    fn record_gossip_scores(&self, peer: &PeerId, total: f64) {
+        let scores = GossipScores {
+            total,
+            ip_colocation_factor: self.ip_colocation_factor(peer),
+            ..GossipScores::default()
+        };
+        self.score_book.record_gossip_scores(peer, scores);
     }
 
     /// One answer less outstanding for `source`.
@@ -685,6 +718,11 @@ impl NetworkBehaviour for Behaviour {
             if self.score_timer.poll_unpin(cx).is_ready() {
                 self.score_timer.reset(self.score_interval);
                 self.on_score_tick();
+                continue;
+            }
+            if self.graylist_timer.poll_unpin(cx).is_ready() {
+                self.graylist_timer.reset(GRAYLIST_WATCH_INTERVAL);
+                self.on_graylist_tick();
                 continue;
             }
             match self.gossipsub.poll(cx) {

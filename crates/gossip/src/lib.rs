@@ -95,6 +95,9 @@
 //!   validator ignores the context; ours ignores a message after 3 s.
 //! - **Refusing mis-versioned publishes**: [`Publisher`] refuses a payload whose layout is not
 //!   the one scheduled at its timestamp instead of publishing it for every peer to reject.
+//! - **Graylisted peers' scores written each second**: besides op-node's 15 s snapshots, the live
+//!   score of a peer below the graylist threshold goes into the score book every second, so
+//!   gating's graylist cut-off sees it before P4's decay lifts it back above the line.
 //! - **Score snapshots carry the total only**: rust-libp2p's gossipsub reports a peer's total
 //!   score, not its components, so [`GossipScores`](op_p2p_api::GossipScores) components stay 0.
 //! - **Queues**: go-libp2p-pubsub's validate queue (256) and per-peer outbound queue (256) map
@@ -121,6 +124,7 @@ mod decompressed;
 mod error;
 mod fair_queue;
 mod flood_guard;
+mod graylist_watch;
 mod metrics;
 mod peer_score;
 mod pipeline;

@@ -231,6 +231,38 @@ async fn a_peer_sending_malformed_data_is_still_penalised() {
     const { assert!(-2.0 * 8.0 * 8.0 < DEFAULT_BAN_THRESHOLD) };
 }
 
+/// A graylisted peer's live score reaches the score book (what gating's graylist cut-off reads)
+/// between op-node's score inspections, here put off beyond the test's length. (That its
+/// recovery is written too is `graylist_watch`'s unit test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graylisted_peers_live_score_reaches_the_book_without_an_inspection() {
+    let config = Config {
+        score_inspect_interval: Duration::from_secs(3600),
+        ..Config::default()
+    };
+    let node = TestNode::spawn(config).await;
+    let rogue = TestNode::spawn(Config::default()).await;
+    let honest = TestNode::spawn(Config::default()).await;
+    rogue.connect(&node).await;
+    honest.connect(&node).await;
+    for i in 0..5u8 {
+        rogue
+            .publish_raw(v4(), vec![100, 0xff, 0xff, 0xff, i])
+            .await
+            .unwrap();
+    }
+    eventually("the graylisted score in the book", async || {
+        node.score_book
+            .gossip_scores(&rogue.peer_id)
+            .is_some_and(|scores| scores.total < GRAYLIST_THRESHOLD)
+    })
+    .await;
+    let live = node.peer_score(rogue.peer_id).await.unwrap();
+    assert!(live < GRAYLIST_THRESHOLD, "live score {live}");
+    // Only the graylisted peer is written between inspections.
+    assert_eq!(node.score_book.gossip_scores(&honest.peer_id), None);
+}
+
 /// (d), the defence: a peer flooding blocks signed by its own key (wrong signer: blamed on our
 /// state, no score) keeps overflowing its per-peer bound and is cut off, while the honest
 /// sequencer stays connected and every one of its blocks arrives. With the cut-off off, the
