@@ -24,8 +24,8 @@
 //! - `sync-flood`: `payload_by_number` requests from `--identities` peer ids at once,
 //!   `--streams` in flight each, every response read ([`sync`]);
 //! - `slow-reader`: the same, but each response is left unread after its first byte;
-//! - `iwant-flood`: IWANT for unknown message ids on a hand-written gossipsub stream
-//!   ([`control`]);
+//! - `iwant-flood`: IWANT for unknown message ids on a hand-written gossipsub stream,
+//!   `--iwant-ids` per RPC ([`control`]);
 //! - `graft-spam`: PRUNE ourselves with a backoff, then GRAFT on every topic, 20 times a second.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
@@ -91,6 +91,10 @@ struct Args {
     /// The highest block number requested (`sync-flood`, `slow-reader`).
     #[arg(long, default_value_t = 40)]
     max_block: u64,
+    /// Message ids per IWANT RPC (`iwant-flood`); the default is the most the node's gossipsub
+    /// codec accepts in one RPC, more gets the stream closed.
+    #[arg(long, default_value_t = control::IWANT_IDS)]
+    iwant_ids: usize,
 }
 
 /// The attack kinds.
@@ -352,7 +356,9 @@ async fn run_raw(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }
             _ => {
                 let abuse = if args.kind == Kind::IwantFlood {
-                    control::Abuse::Iwant
+                    control::Abuse::Iwant {
+                        ids: args.iwant_ids.max(1),
+                    }
                 } else {
                     control::Abuse::Graft
                 };

@@ -10,14 +10,14 @@
 //! - control commands from stdin;
 //! - the status file.
 
-use std::{collections::BTreeMap, future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use futures::StreamExt as _;
 use libp2p_identity::PeerId;
 use op_p2p_api::{ScoreBook as _, UnsafePayload};
 use op_p2p_gossip::{GossipCounters, Outcome};
 use op_p2p_peerstore::Books;
-use op_p2p_types::{B256, BlockRef, ExecutionPayloadEnvelope};
+use op_p2p_types::{BlockRef, ExecutionPayloadEnvelope};
 use tokio::{
     sync::mpsc,
     time::{Instant, MissedTickBehavior, interval, sleep_until},
@@ -30,11 +30,12 @@ use crate::{
     handle::NodeHandle,
     metrics::NodeMetrics,
     payload_store::{Inserted, Origin, PayloadStore},
+    recent_blocks::RecentBlocks,
     rollup::Chain,
     sequencer::build_loaded_payload,
     signer::BlockPublisher,
     status::{
-        self, BanStatus, BlockStatus, DiscoveryStatus, GossipStatus, PeerStatus, STATUS_INTERVAL,
+        self, BanStatus, DiscoveryStatus, GossipStatus, PeerStatus, STATUS_INTERVAL,
         STATUS_MAX_BLOCKS, SYNC_OFF, SYNC_ON, ScoreStatus, Status,
     },
     wall_clock::{instant_at_unix, now_ms, now_us},
@@ -84,12 +85,9 @@ pub(crate) struct App {
     /// After a block could not be built or stored, the sequencer tries again one block time
     /// later instead of at once (the head did not move, so the block stays due).
     pub(crate) sequencer_retry_at: Option<Instant>,
-    /// When the sequencer handed its recent blocks to gossipsub (number → unix µs; the last
-    /// [`STATUS_MAX_BLOCKS`]), for the status: where the devnet starts a block's propagation.
-    pub(crate) published: BTreeMap<u64, u64>,
-    /// Which peer each recent gossip block came from ((number, hash) → peer; the last
-    /// [`STATUS_MAX_BLOCKS`]), for the status: the devnet derives hop counts from it.
-    pub(crate) gossip_from: BTreeMap<(u64, B256), PeerId>,
+    /// When the sequencer published its recent blocks and where gossip blocks came from, for
+    /// the status.
+    pub(crate) recent: RecentBlocks,
     /// The metrics the app moves: received payloads (op-node's `unsafe_payloads_total`,
     /// `refs_*`), propagation delay, the gap.
     pub(crate) metrics: NodeMetrics,
@@ -182,11 +180,8 @@ impl App {
     /// Remembers the peer a newly stored gossip block came from, for the status.
     fn note_gossip_source(&mut self, envelope: &ExecutionPayloadEnvelope, peer: PeerId) {
         let payload = &envelope.execution_payload;
-        self.gossip_from
-            .insert((payload.block_number, payload.block_hash), peer);
-        while self.gossip_from.len() > STATUS_MAX_BLOCKS {
-            self.gossip_from.pop_first();
-        }
+        self.recent
+            .gossip_source(payload.block_number, payload.block_hash, peer);
     }
 
     /// When the sequencer's next block is due, if sequencing.
@@ -237,10 +232,7 @@ impl App {
                     target: TARGET,
                     number = block.number, hash = %block.hash, "published block"
                 );
-                self.published.insert(block.number, published_us);
-                while self.published.len() > STATUS_MAX_BLOCKS {
-                    self.published.pop_first();
-                }
+                self.recent.published(block.number, published_us);
             }
             Err(error) => warn!(
                 target: TARGET,
@@ -387,29 +379,16 @@ impl App {
                 .map(ToString::to_string)
                 .collect(),
             sync: if self.sync_on { SYNC_ON } else { SYNC_OFF }.into(),
-            head: BlockStatus {
-                number: head.number,
-                hash: head.hash.to_string(),
-                origin: head_entry.map_or("genesis", |e| e.origin.as_str()).into(),
-                received_us: head_entry.map_or(0, |e| e.received_us),
-                published_us: self.published.get(&head.number).copied(),
-                from: self
-                    .gossip_from
-                    .get(&(head.number, head.hash))
-                    .map(ToString::to_string),
-            },
+            head: self.recent.status(
+                &head,
+                head_entry.map_or("genesis", |e| e.origin.as_str()),
+                head_entry.map_or(0, |e| e.received_us),
+            ),
             blocks: blocks
                 .iter()
-                .map(|e| BlockStatus {
-                    number: e.block.number,
-                    hash: e.block.hash.to_string(),
-                    origin: e.origin.as_str().into(),
-                    received_us: e.received_us,
-                    published_us: self.published.get(&e.block.number).copied(),
-                    from: self
-                        .gossip_from
-                        .get(&(e.block.number, e.block.hash))
-                        .map(ToString::to_string),
+                .map(|e| {
+                    self.recent
+                        .status(&e.block, e.origin.as_str(), e.received_us)
                 })
                 .collect(),
             blocks_via_gossip: counts.gossip,

@@ -23,6 +23,7 @@ use crate::{
     cli::{NodeArgs, Scoring},
     identity::{DEFAULT_PRIV_PATH, KeySource},
     network::NetworkPreset,
+    payload_store::Retention,
     rollup::{Chain, RollupError},
     signer::{RemoteSignerSettings, SignerApi, remote::parse_headers, tls::TlsFiles},
 };
@@ -184,13 +185,15 @@ impl std::fmt::Display for SignerSource {
 }
 
 /// Request-response sync settings: whether the payload_by_number behaviour is in the swarm,
-/// and whether it asks static peers only.
+/// whether it asks static peers only, and how much of the chain the node keeps to serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SyncSettings {
     /// `p2p.sync.req-resp`.
     pub(crate) req_resp: bool,
     /// `p2p.sync.onlyreqtostatic`.
     pub(crate) only_req_to_static: bool,
+    /// `p2p.sync.retention` (an op-p2p flag): blocks the payload store keeps below the head.
+    pub(crate) retention: Retention,
 }
 
 /// A static peer: its id and the address to dial.
@@ -477,6 +480,7 @@ impl NodeConfig {
             sync: SyncSettings {
                 req_resp: args.sync_req_resp,
                 only_req_to_static: args.sync_only_req_to_static,
+                retention: Retention::blocks(args.local.sync_retention),
             },
             status_file: args.local.status_file.clone(),
             control_stdin: args.local.control_stdin,
@@ -636,10 +640,10 @@ fn check_environment(
 pub(crate) const MAX_PENDING_INBOUND_PER_IP: usize = 16;
 
 /// How long a peer may stay below gossipsub's graylist threshold before gating bans it.
-/// A peer only leaves the graylist by decay over tens of slots, so waiting longer changes nothing
-/// for a peer that got there by itself; the grace only spares a peer whose stale snapshot is
-/// being replaced. With op-node's 15 s score inspection, an attacker is banned within ~21 s of
-/// being graylisted.
+/// A peer only leaves the graylist by decay over several slots (P4's counter decays 0.8 % a
+/// slot), so waiting longer changes nothing for a peer that got there by itself; the grace only
+/// spares a peer whose score snapshot is stale. Gossip writes a graylisted peer's live score
+/// into the book every second, so an attacker is banned ~6 s after being graylisted.
 pub(crate) const GRAYLIST_GRACE: Duration = Duration::from_secs(5);
 
 /// The gating config with the graylist cut-off on when gossip scoring is (an op-p2p addition:
@@ -913,6 +917,31 @@ mod tests {
         assert!(check_environment([("OP_NODE_SIGNER_TLS_CA".into(), "ca".into())]).is_ok());
         let e = check_environment([("OP_NODE_SIGNER_TLS_CAA".into(), "x".into())]).unwrap_err();
         assert!(e.to_string().contains("OP_NODE_SIGNER_TLS_CAA"));
+    }
+
+    /// `--p2p.sync.retention` (`OP_P2P_SYNC_RETENTION`: not an op-node flag, so outside the
+    /// `OP_NODE_P2P_*` names checked against op-node's): a day of 1 s blocks, 0 keeps all.
+    #[test]
+    fn sync_retention_config_defaults_to_a_day_and_zero_keeps_everything() {
+        let with = |more: &[&str]| {
+            let mut v = vec!["--p2p.sequencer.key", KEY];
+            v.extend_from_slice(more);
+            config(&v).unwrap().sync.retention
+        };
+        assert_eq!(with(&[]), Retention::blocks(86_400));
+        assert_eq!(with(&["--p2p.sync.retention", "600"]).get(), Some(600));
+        assert_eq!(with(&["--p2p.sync.retention=0"]).get(), None);
+
+        let command = NodeArgs::augment_args(Command::new("node"));
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some("p2p.sync.retention"))
+            .unwrap();
+        assert_eq!(
+            arg.get_env(),
+            Some(std::ffi::OsStr::new("OP_P2P_SYNC_RETENTION"))
+        );
+        assert!(check_environment([("OP_P2P_SYNC_RETENTION".into(), "600".into())]).is_ok());
     }
 
     #[test]

@@ -44,6 +44,7 @@ mod metrics;
 mod network;
 mod node;
 mod payload_store;
+mod recent_blocks;
 mod rollup;
 mod rpc;
 mod sequencer;

@@ -45,6 +45,7 @@ use crate::{
     identity::{self, KeyOrigin},
     metrics::{GossipHook, NAMESPACE, NodeMetrics, sampler::Sampler, transport::Meter},
     payload_store::{self, PayloadStore},
+    recent_blocks::RecentBlocks,
     rpc,
     signer::{BlockPublisher, RemoteSigner, Signer},
     swarm,
@@ -138,7 +139,11 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
     .map_err(database_error)?;
     // Scores, identify records and GC on the books' writer thread; gate rules written through.
     let books = Books::new(peer_store.clone()).map_err(database_error)?;
-    let payloads = PayloadStore::open(peer_store.clone(), config.chain.genesis)?;
+    let payloads = PayloadStore::open(
+        peer_store.clone(),
+        config.chain.genesis,
+        config.sync.retention,
+    )?;
     // A devnet's genesis is the synthetic block its rollup config names by hash: store it, so
     // payload_by_number serves genesis as op-node does from its engine. On any other chain the
     // hashes differ and nothing is stored.
@@ -400,8 +405,7 @@ pub(crate) async fn run(config: NodeConfig) -> Result<(), Error> {
         gossip: counters,
         discovery: discovery.clone(),
         sequencer_retry_at: None,
-        published: std::collections::BTreeMap::new(),
-        gossip_from: std::collections::BTreeMap::new(),
+        recent: RecentBlocks::default(),
         metrics,
     };
     // On a runtime worker, not on the thread that `block_on`s this function: woken by the swarm

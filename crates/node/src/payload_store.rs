@@ -25,14 +25,23 @@
 //! Every insert is one atomic RocksDB write batch, so the head, the index and the payloads agree
 //! after a crash at any point.
 //!
+//! # Retention
+//! The store keeps the head and the [`Retention`] below it (`--p2p.sync.retention`, default
+//! [`DEFAULT_RETENTION_BLOCKS`]); each insert that moves the head prunes what fell below, in
+//! the insert's own write batch (see [`retention`]). A payload below what is kept is not stored
+//! ([`Inserted::BelowRetention`]). The counts are of payloads stored over the store's life,
+//! pruned ones included.
+//!
 //! # Serving sync
 //! [`PayloadStore::payload_by_number`] is the `PayloadSource` of the payload_by_number server:
-//! it answers with the chain's block at that height, up to the head, genesis included when it is
-//! stored (op-node serves what its engine has, which is the chain up to the unsafe head); the
+//! it answers with the chain's block at that height, up to the head and down to the retention,
+//! genesis included when it is stored (op-node serves what its engine has, which is the chain
+//! up to the unsafe head); the
 //! [`PayloadSource`](op_p2p_reqresp_sync::PayloadSource) impl is that method with the error
 //! wrapped.
 
 mod records;
+mod retention;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -43,11 +52,15 @@ use op_p2p_peerstore::{
 use op_p2p_types::ExecutionPayloadEnvelope;
 use tracing::{debug, info, warn};
 
-pub(crate) use self::records::{COLUMN_FAMILIES, Counts, IndexEntry, Origin};
 use self::records::{
-    COUNTS_KEY, HEAD_KEY, PAYLOAD_INDEX_CF, PAYLOAD_META_CF, PAYLOADS_CF, decode_counts,
-    decode_entry, decode_head, decode_payload, encode_counts, encode_entry, encode_head,
-    encode_payload, number_key, number_of_key,
+    COUNTS_KEY, HEAD_KEY, PAYLOAD_HEIGHTS_CF, PAYLOAD_INDEX_CF, PAYLOAD_META_CF, PAYLOADS_CF,
+    PRUNED_BELOW_KEY, decode_counts, decode_entry, decode_head, decode_payload,
+    decode_pruned_below, encode_counts, encode_entry, encode_head, encode_payload, height_key,
+    number_key, number_of_key,
+};
+pub(crate) use self::{
+    records::{COLUMN_FAMILIES, Counts, IndexEntry, Origin},
+    retention::{DEFAULT_RETENTION_BLOCKS, Retention},
 };
 use op_p2p_types::BlockRef;
 
@@ -104,12 +117,18 @@ pub(crate) enum Inserted {
     Duplicate,
     /// At or below genesis: not stored.
     BeforeGenesis,
+    /// More than the retention below the head (or where pruning has got to): not stored, it
+    /// would be pruned at once.
+    BelowRetention,
 }
 
 impl Inserted {
     /// Whether the payload was stored now (not before, and not refused).
     pub(crate) fn is_new(&self) -> bool {
-        !matches!(self, Self::Duplicate | Self::BeforeGenesis)
+        !matches!(
+            self,
+            Self::Duplicate | Self::BeforeGenesis | Self::BelowRetention
+        )
     }
 }
 
@@ -123,6 +142,7 @@ pub(crate) struct PayloadStore {
 struct Inner {
     store: PeerStore,
     genesis: BlockRef,
+    retention: Retention,
     /// The head and counters; held across every insert so read-modify-writes do not interleave.
     state: Mutex<State>,
 }
@@ -131,19 +151,38 @@ struct Inner {
 struct State {
     head: BlockRef,
     counts: Counts,
+    /// Every height above genesis and below this is pruned (genesis + 1: nothing yet).
+    pruned_below: u64,
+}
+
+impl State {
+    /// The lowest height stored, genesis aside: what pruning left, or the retention below the
+    /// head when pruning has not caught up with it yet.
+    fn lowest_kept(&self, retention: Retention) -> u64 {
+        self.pruned_below.max(retention.keep_from(self.head.number))
+    }
 }
 
 impl PayloadStore {
     /// Opens the payload store in `store`'s database, which must have been opened with
     /// [`COLUMN_FAMILIES`] as extra column families. A store with no head starts at `genesis`.
-    pub(crate) fn open(store: PeerStore, genesis: BlockRef) -> Result<Self, StoreError> {
+    /// It keeps `retention` below the head (a store written with a longer one, or none, is
+    /// pruned down to it over the next inserts).
+    pub(crate) fn open(
+        store: PeerStore,
+        genesis: BlockRef,
+        retention: Retention,
+    ) -> Result<Self, StoreError> {
+        let unpruned = genesis.number.saturating_add(1);
         let this = Self {
             inner: Arc::new(Inner {
                 store,
                 genesis,
+                retention,
                 state: Mutex::new(State {
                     head: genesis,
                     counts: Counts::default(),
+                    pruned_below: unpruned,
                 }),
             }),
         };
@@ -163,8 +202,23 @@ impl PayloadStore {
             Some(v) => decode_counts(&v).ok_or(StoreError::Corrupt { what: "counts" })?,
             None => Counts::default(),
         };
-        *this.state() = State { head, counts };
-        info!(target: TARGET, head = head.number, hash = %head.hash, "payload store open");
+        let pruned_below = match db.get_pinned_cf(meta, PRUNED_BELOW_KEY)? {
+            Some(v) => decode_pruned_below(&v).ok_or(StoreError::Corrupt {
+                what: "pruning mark",
+            })?,
+            None => unpruned,
+        };
+        let state = State {
+            head,
+            counts,
+            pruned_below,
+        };
+        *this.state() = state;
+        info!(
+            target: TARGET,
+            head = head.number, hash = %head.hash, lowest = state.lowest_kept(retention),
+            retention = retention.get(), "payload store open"
+        );
         Ok(this)
     }
 
@@ -173,7 +227,7 @@ impl PayloadStore {
         self.state().head
     }
 
-    /// Payloads stored so far, by origin (kept across restarts).
+    /// Payloads stored so far, by origin (kept across restarts; pruned payloads still count).
     pub(crate) fn counts(&self) -> Counts {
         self.state().counts
     }
@@ -223,6 +277,9 @@ impl PayloadStore {
             return Ok(Inserted::BeforeGenesis);
         }
         let mut state = self.state();
+        if block.number < state.lowest_kept(self.inner.retention) {
+            return Ok(Inserted::BelowRetention);
+        }
         let db = self.inner.store.db();
         let payloads = self.cf(PAYLOADS_CF)?;
         if db.get_pinned_cf(payloads, block.hash)?.is_some() {
@@ -231,6 +288,11 @@ impl PayloadStore {
         let index = self.cf(PAYLOAD_INDEX_CF)?;
         let mut batch = WriteBatch::default();
         batch.put_cf(payloads, block.hash, encode_payload(envelope));
+        batch.put_cf(
+            self.cf(PAYLOAD_HEIGHTS_CF)?,
+            height_key(block.number, &block.hash),
+            [],
+        );
         let entry = IndexEntry {
             block,
             origin,
@@ -264,6 +326,15 @@ impl PayloadStore {
             next.head = head;
             let meta = self.cf(PAYLOAD_META_CF)?;
             batch.put_cf(meta, HEAD_KEY, encode_head(&head));
+            if let Some(range) = self.prune_range(head, next.pruned_below) {
+                self.prune_into(&mut batch, range)?;
+                // A head that jumped up a long gap can leave this very payload below the
+                // retention: the reads above did not see its writes, so delete it here.
+                if (range.from..range.to).contains(&block.number) {
+                    batch.delete_cf(payloads, block.hash);
+                }
+                next.pruned_below = range.to;
+            }
         }
         let meta = self.cf(PAYLOAD_META_CF)?;
         batch.put_cf(meta, COUNTS_KEY, encode_counts(&next.counts));
@@ -323,7 +394,8 @@ impl PayloadStore {
 
     /// The gap op-node's driver would ask the sync client to fill
     /// (`checkForGapInUnsafeQueue`): the head, and the lowest payload waiting above it, when
-    /// that payload is more than one above the head.
+    /// that payload is more than one above the head. Only heights above the head count: the
+    /// pruned history below it is never a gap.
     pub(crate) fn gap(&self) -> Result<Option<(BlockRef, BlockRef)>, StoreError> {
         let head = self.head();
         let index = self.cf(PAYLOAD_INDEX_CF)?;
@@ -342,8 +414,9 @@ impl PayloadStore {
         Ok((number > head.number + 1).then_some((head, end.block)))
     }
 
-    /// The chain's payload at `number`, up to the head; `None` if we do not have it. Reads
-    /// RocksDB: the payload_by_number server calls it on a blocking thread.
+    /// The chain's payload at `number`, up to the head; `None` if we do not have it (above the
+    /// head, or pruned below the retention). Reads RocksDB: the payload_by_number server calls
+    /// it on a blocking thread.
     pub(crate) fn payload_by_number(
         &self,
         number: u64,
@@ -424,5 +497,7 @@ impl op_p2p_reqresp_sync::PayloadSource for PayloadStore {
     }
 }
 
+#[cfg(test)]
+mod pruning_tests;
 #[cfg(test)]
 mod tests;

@@ -59,6 +59,12 @@
 //! [`Config::with_extra_column_families`] and reaches them through [`PeerStore::db`], writing
 //! with [`PeerStore::write_options`]. [`PeerStore::flush`] is the clean-shutdown step.
 //!
+//! # Memory and open files
+//! Bounded whatever is stored (a node's payload store holds gigabytes): every column family
+//! reads through one LRU block cache ([`Config::with_block_cache_size`], default
+//! [`DEFAULT_BLOCK_CACHE_SIZE`]) that holds the SST files' index and filter blocks too, and
+//! RocksDB keeps at most 64 files open.
+//!
 //! # Durability
 //! Every write is in RocksDB's write-ahead log when the call returns (handed to the operating
 //! system, not fsynced): it survives the process crashing or being killed with SIGKILL, which
@@ -82,6 +88,7 @@ mod discovery_table;
 mod error;
 mod gc;
 mod keys;
+mod limits;
 mod peer_books;
 mod records;
 mod schema;
@@ -91,8 +98,8 @@ mod store;
 pub use self::{
     books::{BOOKS_QUEUE, Books, WeakBooks},
     config::{
-        Config, DEFAULT_BAN_RETENTION, DEFAULT_BLOCK_TIME, DEFAULT_GC_INTERVAL,
-        DEFAULT_GC_MAX_DELETES_PER_RUN, DEFAULT_GC_MAX_SCANNED_PER_RUN,
+        Config, DEFAULT_BAN_RETENTION, DEFAULT_BLOCK_CACHE_SIZE, DEFAULT_BLOCK_TIME,
+        DEFAULT_GC_INTERVAL, DEFAULT_GC_MAX_DELETES_PER_RUN, DEFAULT_GC_MAX_SCANNED_PER_RUN,
         DEFAULT_PEER_INFO_RETENTION,
     },
     discovery_table::DiscoveryTable,

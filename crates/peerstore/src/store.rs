@@ -14,7 +14,7 @@ use std::{
 use op_p2p_api::Clock;
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, DB, DEFAULT_COLUMN_FAMILY_NAME, Env, FlushOptions,
-    IteratorMode, LogLevel, Options, WriteBatch, WriteOptions,
+    IteratorMode, WriteBatch, WriteOptions,
 };
 use tracing::{debug, warn};
 
@@ -22,6 +22,7 @@ use crate::{
     config::Config,
     error::{Error, RecordError},
     gc::GcCursor,
+    limits,
     records::Record,
     schema::{Book, META_CF, SCHEMA_VERSION, SCHEMA_VERSION_KEY},
 };
@@ -37,13 +38,6 @@ pub(crate) const TARGET: &str = "p2p::peerstore";
 fn memory_path() -> PathBuf {
     std::env::temp_dir()
 }
-
-/// Per-column-family memtable size: the store is small, and RocksDB's 64 MiB default times
-/// twelve column families would be most of a small node's memory.
-const WRITE_BUFFER_SIZE: usize = 4 << 20;
-/// Total write-ahead-log size after which RocksDB flushes the column families holding the
-/// oldest log, so a rarely written book does not pin old logs forever.
-const MAX_TOTAL_WAL_SIZE: u64 = 32 << 20;
 
 /// The peer store: every book in one RocksDB database.
 ///
@@ -125,17 +119,9 @@ impl PeerStore {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Error> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        opts.create_missing_column_families(true);
-        opts.set_max_total_wal_size(MAX_TOTAL_WAL_SIZE);
-        opts.set_log_level(LogLevel::Warn);
-        opts.set_keep_log_file_num(2);
-        opts.set_max_log_file_size(1 << 20);
-        opts.set_max_open_files(256);
-        if let Some(env) = env {
-            opts.set_env(env);
-        }
+        // One bounded block cache for every column family, `default` included: see `limits`.
+        let cache = limits::block_cache(&config);
+        let opts = limits::database_options(env);
 
         // RocksDB refuses to open a database without naming every column family it has, so
         // column families this build does not know (a newer schema's) are opened too: the
@@ -160,11 +146,11 @@ impl PeerStore {
                 names.push(name);
             }
         }
-        let descriptors = names.iter().map(|name| {
-            let mut cf_opts = Options::default();
-            cf_opts.set_write_buffer_size(WRITE_BUFFER_SIZE);
-            ColumnFamilyDescriptor::new(name, cf_opts)
-        });
+        // `default` too: the rocksdb crate would add it with RocksDB's own options (and its own
+        // 32 MiB cache) otherwise.
+        let descriptors = std::iter::once(DEFAULT_COLUMN_FAMILY_NAME)
+            .chain(names.iter().map(String::as_str))
+            .map(|name| ColumnFamilyDescriptor::new(name, limits::column_family_options(&cache)));
         let db = DB::open_cf_descriptors(&opts, path, descriptors)?;
         check_schema(&db, &names)?;
         debug!(target: TARGET, ?location, "peer store open");
@@ -242,6 +228,12 @@ impl PeerStore {
             .collect();
         db.flush_cfs_opt(&cfs, &FlushOptions::default())?;
         Ok(())
+    }
+
+    /// Every column family the database was opened with but `default`.
+    #[cfg(test)]
+    pub(crate) fn cf_names(&self) -> &[String] {
+        &self.inner.cf_names
     }
 
     // --- primitives the books use ---

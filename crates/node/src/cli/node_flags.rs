@@ -357,6 +357,14 @@ pub(crate) struct LocalArgs {
         value_parser = clap::value_parser!(u64).range(0..=super::MAX_BLOCK_BYTES))]
     pub(crate) sequencer_block_bytes: u64,
 
+    /// Blocks of the unsafe chain the node keeps below its head, to serve payload_by_number:
+    /// older payloads are pruned from the database (peers asking for them get "not found").
+    /// The default is a day at 1 s blocks, twice the sequencer window an op-node peer syncs
+    /// within; 0 keeps every block (the database then grows with the chain).
+    #[arg(long = "p2p.sync.retention", env = "OP_P2P_SYNC_RETENTION", value_name = "BLOCKS",
+        default_value_t = crate::payload_store::DEFAULT_RETENTION_BLOCKS)]
+    pub(crate) sync_retention: u64,
+
     /// IPs exempt from the IP-colocation penalty (comma separated; none by default, as
     /// op-node). Loopback needs no entry (P6 skips it, as go-libp2p-pubsub); for peers that
     /// reach this node through one shared address that is not loopback (a NAT or proxy).

@@ -6,7 +6,10 @@
 //! share a clock). The sequencer's own work before the publish (building, storing, signing) is
 //! not propagation and is left out.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use crate::status::{BlockStatus, Status};
 
@@ -58,15 +61,16 @@ pub(crate) fn missing(status: &Status, canonical: &Canonical, blocks: u64) -> Ve
         .collect()
 }
 
-/// Status files list only the node's last `STATUS_MAX_BLOCKS` blocks; for longer runs (a soak)
-/// the devnet keeps the older ones it saw in earlier reads of `status`'s file, `previous`.
+/// Status files list only the node's last `STATUS_MAX_BLOCKS` blocks, and a node prunes its
+/// payloads below its retention (`p2p.sync.retention`, genesis kept); for longer runs (a soak)
+/// the devnet keeps the blocks it saw in earlier reads of `status`'s file, `previous`, at the
+/// heights the new read no longer lists. (A height it still lists is the new read's: a reorg
+/// replaces, never adds.)
 pub(crate) fn keep_older_blocks(status: &mut Status, previous: Vec<BlockStatus>) {
-    let oldest = status.blocks.iter().map(|b| b.number).min();
-    status.blocks.extend(
-        previous
-            .into_iter()
-            .filter(|b| oldest.is_none_or(|oldest| b.number < oldest)),
-    );
+    let listed: HashSet<u64> = status.blocks.iter().map(|b| b.number).collect();
+    status
+        .blocks
+        .extend(previous.into_iter().filter(|b| !listed.contains(&b.number)));
 }
 
 /// Whether `status` holds block `number` with the canonical hash; with its store time (µs).
@@ -291,5 +295,29 @@ pub(crate) mod tests {
         numbers.sort_unstable();
         assert_eq!(numbers, [1, 2, 3]);
         assert_eq!(holds(&second, 1, "0xa"), Some(10));
+    }
+
+    /// A node that pruned below its retention still lists genesis: the pruned heights are
+    /// kept from the earlier read all the same, and a height listed again (a reorg) is the new
+    /// read's only.
+    #[test]
+    fn pruned_blocks_are_kept_across_status_reads_beside_genesis() {
+        let first = status(&[
+            (0, "0x0", "genesis", 0),
+            (1, "0xa", "gossip", 10),
+            (2, "0xb", "gossip", 11),
+        ]);
+        let mut second = status(&[
+            (0, "0x0", "genesis", 0),
+            (2, "0xbb", "gossip", 13),
+            (3, "0xc", "gossip", 12),
+        ]);
+        keep_older_blocks(&mut second, first.blocks);
+        let mut numbers: Vec<u64> = second.blocks.iter().map(|b| b.number).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, [0, 1, 2, 3]);
+        assert_eq!(holds(&second, 1, "0xa"), Some(10));
+        assert_eq!(holds(&second, 2, "0xbb"), Some(13));
+        assert_eq!(holds(&second, 2, "0xb"), None);
     }
 }

@@ -12,15 +12,28 @@ pub(crate) const PAYLOADS_CF: &str = "payloads";
 /// at that height: `[2][hash 32][parent 32][timestamp u64][origin u8][received_us u64]`
 /// (format 1, still read, had the receive time in milliseconds).
 pub(crate) const PAYLOAD_INDEX_CF: &str = "payload_index";
-/// Fixed keys: [`HEAD_KEY`] and [`COUNTS_KEY`].
+/// Fixed keys: [`HEAD_KEY`], [`COUNTS_KEY`] and [`PRUNED_BELOW_KEY`].
 pub(crate) const PAYLOAD_META_CF: &str = "payload_meta";
+/// Block number (8 bytes big-endian) ++ block hash (32) → nothing: every payload in
+/// [`PAYLOADS_CF`] but the genesis block's, by height, so pruning finds the payloads the index
+/// does not name (reorged out, off our chain, replaced while waiting above the head). Payloads
+/// stored by builds before it have no record here; pruning reaches those through the index.
+pub(crate) const PAYLOAD_HEIGHTS_CF: &str = "payload_heights";
 /// The payload store's column families, created in the node's peer-store database.
-pub(crate) const COLUMN_FAMILIES: [&str; 3] = [PAYLOADS_CF, PAYLOAD_INDEX_CF, PAYLOAD_META_CF];
+pub(crate) const COLUMN_FAMILIES: [&str; 4] = [
+    PAYLOADS_CF,
+    PAYLOAD_INDEX_CF,
+    PAYLOAD_META_CF,
+    PAYLOAD_HEIGHTS_CF,
+];
 
 /// The unsafe head: `[1][number u64][hash 32][parent 32][timestamp u64]`.
 pub(crate) const HEAD_KEY: &[u8] = b"unsafe_head";
 /// Payloads stored, by origin: `[1][local u64][gossip u64][sync u64]`.
 pub(crate) const COUNTS_KEY: &[u8] = b"counts";
+/// Where pruning has got to: `[1][number u64]`, every height above genesis and below it is
+/// gone. Absent: nothing pruned yet.
+pub(crate) const PRUNED_BELOW_KEY: &[u8] = b"pruned_below";
 
 /// The record format this build writes (and reads) for every value but index entries.
 const FORMAT: u8 = 1;
@@ -117,6 +130,39 @@ pub(crate) const fn number_key(number: u64) -> [u8; 8] {
 /// The number in an index key.
 pub(crate) fn number_of_key(key: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(key.try_into().ok()?))
+}
+
+/// The key of the payload `hash` at `number` in [`PAYLOAD_HEIGHTS_CF`]; all of one height sort
+/// together, heights in order, so the [`number_key`]s of two heights bound the keys between.
+pub(crate) fn height_key(number: u64, hash: &B256) -> [u8; 40] {
+    let mut key = [0; 40];
+    key[..8].copy_from_slice(&number_key(number));
+    key[8..].copy_from_slice(hash.as_slice());
+    key
+}
+
+/// The block hash in a [`height_key`].
+pub(crate) fn hash_of_height_key(key: &[u8]) -> Option<B256> {
+    let bytes: &[u8; 40] = key.try_into().ok()?;
+    Some(B256::from_slice(&bytes[8..]))
+}
+
+/// Encodes the pruning mark.
+pub(crate) fn encode_pruned_below(number: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9);
+    out.push(FORMAT);
+    out.extend_from_slice(&number.to_le_bytes());
+    out
+}
+
+/// Decodes the pruning mark.
+pub(crate) fn decode_pruned_below(value: &[u8]) -> Option<u64> {
+    let mut r = Reader(value);
+    if r.byte()? != FORMAT {
+        return None;
+    }
+    let number = r.u64()?;
+    r.done().then_some(number)
 }
 
 /// A little cursor over a value.
@@ -298,5 +344,17 @@ mod tests {
         assert_eq!(decode_counts(&encode_counts(&counts)), Some(counts));
         assert_eq!(number_of_key(&number_key(42)), Some(42));
         assert!(number_key(1) < number_key(256), "keys sort by number");
+
+        let hash = B256::repeat_byte(0xff);
+        let key = height_key(255, &hash);
+        assert_eq!(hash_of_height_key(&key), Some(hash));
+        assert_eq!(hash_of_height_key(&key[1..]), None);
+        assert!(number_key(255).as_slice() <= key.as_slice());
+        assert!(
+            key.as_slice() < number_key(256).as_slice(),
+            "a height sorts below the next"
+        );
+        assert_eq!(decode_pruned_below(&encode_pruned_below(77)), Some(77));
+        assert_eq!(decode_pruned_below(&encode_pruned_below(77)[1..]), None);
     }
 }

@@ -8,7 +8,7 @@ use op_p2p_types::{B256, ExecutionPayloadEnvelope, RollupConfig};
 use super::*;
 use crate::sequencer::build_payload;
 
-fn rollup() -> RollupConfig {
+pub(super) fn rollup() -> RollupConfig {
     RollupConfig {
         block_time: 2,
         l2_chain_id: 901,
@@ -19,7 +19,7 @@ fn rollup() -> RollupConfig {
     }
 }
 
-fn genesis() -> BlockRef {
+pub(super) fn genesis() -> BlockRef {
     BlockRef {
         number: 0,
         hash: B256::repeat_byte(0x99),
@@ -29,7 +29,7 @@ fn genesis() -> BlockRef {
 }
 
 /// Blocks 1..=n chained from genesis.
-fn chain(n: u64) -> Vec<ExecutionPayloadEnvelope> {
+pub(super) fn chain(n: u64) -> Vec<ExecutionPayloadEnvelope> {
     let mut parent = genesis();
     (0..n)
         .map(|_| {
@@ -41,20 +41,20 @@ fn chain(n: u64) -> Vec<ExecutionPayloadEnvelope> {
 }
 
 /// A different block at the same height as `block`, on the same parent.
-fn sibling(block: &ExecutionPayloadEnvelope) -> ExecutionPayloadEnvelope {
+pub(super) fn sibling(block: &ExecutionPayloadEnvelope) -> ExecutionPayloadEnvelope {
     let mut other = block.clone();
     other.execution_payload.state_root = B256::repeat_byte(0xee);
     other.execution_payload.block_hash = other.compute_block_hash().unwrap();
     other
 }
 
-fn db_config() -> Config {
+pub(super) fn db_config() -> Config {
     Config::default().with_extra_column_families(COLUMN_FAMILIES)
 }
 
 fn memory_store() -> PayloadStore {
     let store = PeerStore::open_in_memory(db_config(), Arc::new(SystemClock::new())).unwrap();
-    PayloadStore::open(store, genesis()).unwrap()
+    PayloadStore::open(store, genesis(), Retention::default()).unwrap()
 }
 
 fn number(store: &PayloadStore) -> u64 {
@@ -188,14 +188,14 @@ fn everything_survives_reopening() {
     let blocks = chain(4);
     {
         let db = PeerStore::open(dir.path(), db_config(), Arc::new(SystemClock::new())).unwrap();
-        let store = PayloadStore::open(db, genesis()).unwrap();
+        let store = PayloadStore::open(db, genesis(), Retention::default()).unwrap();
         for block in &blocks[..3] {
             store.insert(block, Origin::Gossip, 5).unwrap();
         }
         store.insert(&sibling(&blocks[3]), Origin::Sync, 6).unwrap();
     }
     let db = PeerStore::open(dir.path(), db_config(), Arc::new(SystemClock::new())).unwrap();
-    let store = PayloadStore::open(db.clone(), genesis()).unwrap();
+    let store = PayloadStore::open(db.clone(), genesis(), Retention::default()).unwrap();
     assert_eq!(number(&store), 4);
     assert_eq!(store.counts().gossip, 3);
     assert_eq!(store.counts().sync, 1);
@@ -211,7 +211,7 @@ fn everything_survives_reopening() {
         ..genesis()
     };
     assert!(matches!(
-        PayloadStore::open(db, higher),
+        PayloadStore::open(db, higher, Retention::default()),
         Err(StoreError::OtherChain { .. })
     ));
 }
@@ -223,7 +223,7 @@ fn the_genesis_payload_is_stored_and_served() {
     let rollup = rollup();
     let genesis_block = crate::sequencer::genesis_payload(&rollup).unwrap();
     let db = PeerStore::open_in_memory(db_config(), Arc::new(SystemClock::new())).unwrap();
-    let store = PayloadStore::open(db, BlockRef::of(&genesis_block)).unwrap();
+    let store = PayloadStore::open(db, BlockRef::of(&genesis_block), Retention::default()).unwrap();
     assert_eq!(store.payload_by_number(0).unwrap(), None);
 
     // Another block 0 (another chain's genesis) is not stored.

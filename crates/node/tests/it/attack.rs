@@ -29,10 +29,10 @@ const BLOCKS: u64 = 40;
 const GENESIS_LEAD: u64 = 10;
 /// How long the attacker runs.
 const ATTACK_SECONDS: u64 = 30;
-/// The bound on the ban of a snappy-bomb sender, from the attacker's start: gossipsub graylists
-/// it within a second, gossip writes the score snapshot the ban reads every 15 s (op-node's
-/// inspection interval), the cut-off's grace is 5 s and the monitor checks every second: ~21 s
-/// at worst on an idle machine; the rest is slack for a loaded one.
+/// The bound on the ban of a graylisted sender, from the attacker's start: gossipsub graylists
+/// it within a second, gossip writes a graylisted peer's live score into the book the ban reads
+/// every second, the cut-off's grace is 5 s and the monitor checks every second: ~7 s at worst
+/// on an idle machine; the rest is slack for a loaded one (and for a redial after a cut-off).
 const BAN_BOUND: Duration = Duration::from_secs(50);
 /// The cap on the attacked node's peak RSS (`VmHWM`): the issue's goal, 256 MiB. Each 10 MiB
 /// frame is buffered once by the codec; nothing may accumulate.
@@ -142,7 +142,7 @@ fn open_fds(pid: u32) -> usize {
 }
 
 /// When blocks 1..=[`BLOCKS`] started propagating from (the sequencer's publish time) or
-/// reached (a verifier's store time) a node, unix ms, from its status (µs there).
+/// reached (a verifier's store time) a node, unix µs, from its status.
 fn received(status: &Value) -> Vec<(u64, u64)> {
     status["blocks"]
         .as_array()
@@ -152,14 +152,14 @@ fn received(status: &Value) -> Vec<(u64, u64)> {
             let at = b["published_us"]
                 .as_u64()
                 .unwrap_or_else(|| b["received_us"].as_u64().unwrap());
-            (b["number"].as_u64().unwrap(), at / 1000)
+            (b["number"].as_u64().unwrap(), at)
         })
         .filter(|(n, _)| (1..=BLOCKS).contains(n))
         .collect()
 }
 
-/// p50 and p99 of the sequencer → verifier delay over the blocks, ms.
-fn propagation(sequencer: &Value, verifier: &Value) -> (u64, u64) {
+/// p50 and p99 of the sequencer → verifier delay over the blocks, ms (from µs).
+fn propagation(sequencer: &Value, verifier: &Value) -> (f64, f64) {
     let built = received(sequencer);
     let mut delays: Vec<u64> = received(verifier)
         .into_iter()
@@ -171,7 +171,7 @@ fn propagation(sequencer: &Value, verifier: &Value) -> (u64, u64) {
         })
         .collect();
     delays.sort_unstable();
-    let pick = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize];
+    let pick = |q: f64| delays[((delays.len() - 1) as f64 * q).round() as usize] as f64 / 1000.0;
     (pick(0.5), pick(0.99))
 }
 
@@ -202,8 +202,8 @@ struct Outcome {
     peak_rss_kib: u64,
     max_fds: usize,
     /// p50/p99 ms of the attacked and the other verifier.
-    attacked: (u64, u64),
-    other: (u64, u64),
+    attacked: (f64, f64),
+    other: (f64, f64),
 }
 
 /// Whether a node's status shows it listening.
@@ -361,7 +361,7 @@ fn run_with(kind: &str, extra: &[&str]) -> Outcome {
         other: propagation(&seq, &oth),
     };
     eprintln!(
-        "| {kind} | {} / {} ms | {} / {} ms | {} | {} MiB | {} |",
+        "| {kind} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | {} | {} MiB | {} |",
         outcome.attacked.0,
         outcome.attacked.1,
         outcome.other.0,
@@ -447,27 +447,17 @@ fn baseline_with_an_idle_peer() {
 /// recovers is the message's fault (P4, an invalid delivery): gossipsub graylists the sender
 /// within a few messages, after which every further message of it is dropped unread; forged
 /// blocks never reach the per-height record (the signature is checked first), so no honest
-/// block is lost.
-///
-/// Banning is not asserted: gating's graylist cut-off reads the score snapshots gossip writes
-/// every 15 s, and a sender graylisted just below −40 (measured −44 after 11 rejects) can decay
-/// back above the line before a snapshot shows it, since a graylisted peer's messages are no
-/// longer scored (seen 2026-12-01: banned in one run, not in the next). Cutting off on the live
-/// score is the open fix (issue 14); until then the test asserts the graylisting.
+/// block is lost. The graylist cut-off bans it: a sender graylisted just below −40 (measured
+/// −44) stays there for several slots while P4 decays, and gossip writes its live score into
+/// the book every second (before, the ban read 15 s snapshots only and missed it in one run of
+/// two).
 #[test]
-fn forged_signature_sender_is_graylisted_and_no_block_is_lost() {
+fn forged_signature_sender_is_banned_and_refused_and_no_block_is_lost() {
     let outcome = run("forged-signature");
-    assert_bounded(&outcome);
+    assert_banned_and_refused(&outcome);
     let rejected = outcome.attacked_gossip["rejected"].as_u64().unwrap();
     let published = outcome.attacker_done["published"].as_u64().unwrap();
     assert!(rejected > 0, "{outcome:?}");
-    let graylisted = outcome
-        .attacker_min_score
-        .is_some_and(|score| score < -40.0);
-    assert!(
-        outcome.banned_after.is_some() || graylisted,
-        "neither banned nor graylisted: {outcome:?}"
-    );
     // Graylisted, its messages are dropped before validation: a few of thousands were checked.
     assert!(rejected * 100 < published, "{outcome:?}");
 }
@@ -555,24 +545,40 @@ fn malleated_twins_are_ignored_as_duplicates_and_no_block_is_lost() {
     );
 }
 
-/// Kind 6, IWANT flood: IWANT RPCs of 10,000 unknown message ids each, written by hand on a raw
+/// Kind 6, IWANT flood: IWANT RPCs of unknown message ids, written by hand on one raw
 /// `/meshsub/1.1.0` stream at up to 32 MiB/s. gossipsub looks each id up in its message cache
 /// and sends nothing (unknown ids are not penalised by the protocol): what must hold is that
-/// the node keeps every block and its memory stays bounded.
+/// the node keeps every block, its memory stays bounded, and the flood is actually read.
 ///
-/// Measured (2026-12-01): the attacker gets its subscription and one IWANT RPC of 10,000 ids
-/// through, then its stream breaks once and no further write completes within the run (20,000
-/// ids counted, 1 stream error): the node does not read more of it. Why (rust-libp2p
-/// gossipsub's handling of that inbound stream, or the attacker's stream reuse) is not yet
-/// analysed; until it is, the test asserts the flood's first RPC went out and the outcome.
+/// Each RPC carries 744 ids, the most rust-libp2p's gossipsub codec accepts: it refuses an RPC
+/// whose control part exceeds `max_control_message_size` (16 KiB by default, kept by op-p2p;
+/// `validate_rpc_limits` in its `protocol.rs`), closes that inbound stream, and disables its
+/// handler for the connection at the 5th inbound stream (`MAX_SUBSTREAM_ATTEMPTS`). An RPC of
+/// 10,000 ids (~220 KB) is refused so; that is why the first version of this attack got one RPC
+/// out and then stalled (its next write waited for yamux credit the node never granted).
+///
+/// Measured (2026-12-01, 2 cores): one stream for the whole run, 61,046 RPCs, 45.4 M ids in
+/// 29.8 s (~1.5 M ids/s, the full 32 MiB/s; yamux grants credit only as the node reads), no
+/// stream closed or refused, the attacker's score 0 (not banned), peak RSS 47 MiB. Asserted:
+/// ≥ 1 M ids (a loaded machine reads slower), none refused, not banned, every block kept.
 #[test]
 fn iwant_flood_for_unknown_ids_loses_no_block_and_memory_stays_bounded() {
     let outcome = run("iwant-flood");
     assert_bounded(&outcome);
-    assert!(
-        outcome.attacker_done["iwant_ids"].as_u64().unwrap() >= 10_000,
-        "{outcome:?}"
-    );
+    let done = &outcome.attacker_done;
+    let count = |field: &str| {
+        done[field]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {field}: {outcome:?}"))
+    };
+    assert!(count("iwant_ids") >= 1_000_000, "{outcome:?}");
+    // The node read every RPC: it never closed the stream (a refused RPC) nor refused a new
+    // one (a disabled handler).
+    assert_eq!(count("closed_by_node"), 0, "{outcome:?}");
+    assert_eq!(count("refused"), 0, "{outcome:?}");
+    // Unknown ids cost no score: the attacker stays connected, unbanned.
+    assert_eq!(outcome.banned_after, None, "{outcome:?}");
+    assert_eq!(outcome.attacker_connections, 1, "{outcome:?}");
     assert_eq!(
         outcome.attacked_gossip["rejected"].as_u64(),
         Some(0),
@@ -705,7 +711,7 @@ fn connection_flood_is_capped_per_ip_and_an_honest_peer_still_gets_in() {
         after = open_fds(pid);
     }
     eprintln!(
-        "| 5: conn-flood, {FLOOD_CONNECTIONS} half-open handshakes | flooded p50/p99 {p50} / {p99} ms \
+        "| 5: conn-flood, {FLOOD_CONNECTIONS} half-open handshakes | flooded p50/p99 {p50:.2} / {p99:.2} ms \
          | newcomer joined during flood: {joined_during_flood} | fds {baseline_fds} -> max {max_fds} -> {after} | peak RSS {} MiB | \
          attacker {done}",
         peak_rss / 1024
@@ -748,6 +754,44 @@ const SYNC_IDENTITIES: usize = 20;
 /// attacked node's RSS and fds stay bounded.
 #[test]
 fn sync_flood_and_slow_readers_are_throttled_and_honest_sync_still_works() {
+    let run = run_sync(true);
+    let [flood_done, slow_done] = &run.attackers_done[..] else {
+        panic!("two attackers: {:?}", run.attackers_done)
+    };
+    // The throttle held: requests over the per-peer and global limits were answered with code
+    // 3, and served ones were read.
+    assert!(flood_done["unknown"].as_u64().unwrap() > 0, "{flood_done}");
+    assert!(flood_done["success"].as_u64().unwrap() > 0, "{flood_done}");
+    assert!(slow_done["max_held"].as_u64().unwrap() > 0, "{slow_done}");
+    assert!(
+        run.peak_rss_kib < RSS_CAP_KIB,
+        "peak RSS {} KiB",
+        run.peak_rss_kib
+    );
+    assert!(run.max_fds < FD_CAP, "fds {}", run.max_fds);
+}
+
+/// The baseline of kind 4's row: the same network (300 KB blocks, a newcomer syncing from
+/// the attacked node) with one idle extra peer instead of the attackers. Ignored by default (a
+/// benchmark figure, not a check).
+#[test]
+#[ignore = "benchmark baseline for the README's under-attack table"]
+fn sync_baseline_with_an_idle_peer() {
+    run_sync(false);
+}
+
+/// What one kind-4 run measured.
+struct SyncRun {
+    /// The attackers' `done` lines (flood, slow reader; the idle peer's for the baseline).
+    attackers_done: Vec<Value>,
+    peak_rss_kib: u64,
+    max_fds: usize,
+}
+
+/// Kind 4's network, attacked by `sync-flood` and `slow-reader` if `attack`, else joined by an
+/// idle peer for as long: asserts that every node ends with every block and the newcomer filled
+/// its gap by sync, prints the README row.
+fn run_sync(attack: bool) -> SyncRun {
     let dir = TempDir::new().unwrap();
     let rollup = write_rollup(dir.path(), GENESIS_LEAD);
     let path = |name: &str| dir.path().join(name).display().to_string();
@@ -775,12 +819,18 @@ fn sync_flood_and_slow_readers_are_throttled_and_honest_sync_still_works() {
     });
     let pid = attacked.pid();
     let identities = SYNC_IDENTITIES.to_string();
-    let mut flood = Attacker::start("sync-flood", &attacked_addr, &["--identities", &identities]);
-    let mut slow = Attacker::start(
-        "slow-reader",
-        &attacked_addr,
-        &["--identities", &identities],
-    );
+    let mut attackers = if attack {
+        vec![
+            Attacker::start("sync-flood", &attacked_addr, &["--identities", &identities]),
+            Attacker::start(
+                "slow-reader",
+                &attacked_addr,
+                &["--identities", &identities],
+            ),
+        ]
+    } else {
+        vec![Attacker::start("idle", &attacked_addr, &[])]
+    };
     let started = Instant::now();
     // The newcomer joins once the attack has run a few seconds.
     let mut peak_rss = 0;
@@ -799,7 +849,10 @@ fn sync_flood_and_slow_readers_are_throttled_and_honest_sync_still_works() {
         &dir.path().join("newcomer.log"),
     );
     let mut synced_during_attack = 0;
-    while flood.child.try_wait().unwrap().is_none() || slow.child.try_wait().unwrap().is_none() {
+    while attackers
+        .iter_mut()
+        .any(|attacker| attacker.child.try_wait().unwrap().is_none())
+    {
         peak_rss = peak_rss.max(peak_rss_kib_of(pid));
         max_fds = max_fds.max(open_fds(pid));
         if let Some(status) = newcomer.status() {
@@ -807,15 +860,16 @@ fn sync_flood_and_slow_readers_are_throttled_and_honest_sync_still_works() {
         }
         thread::sleep(Duration::from_millis(100));
     }
-    let done = |attacker: &mut Attacker| {
-        attacker
-            .finish()
-            .into_iter()
-            .find(|l| l["event"] == "done")
-            .unwrap_or(Value::Null)
-    };
-    let flood_done = done(&mut flood);
-    let slow_done = done(&mut slow);
+    let attackers_done: Vec<Value> = attackers
+        .iter_mut()
+        .map(|attacker| {
+            attacker
+                .finish()
+                .into_iter()
+                .find(|l| l["event"] == "done")
+                .unwrap_or(Value::Null)
+        })
+        .collect();
 
     let deadline = Instant::now() + WAIT;
     let head = |s: &Option<Value>| {
@@ -842,21 +896,24 @@ fn sync_flood_and_slow_readers_are_throttled_and_honest_sync_still_works() {
     };
     let newcomer_status = statuses.2.unwrap();
     let via_sync = newcomer_status["blocks_via_sync"].as_u64().unwrap();
+    let what = if attack {
+        format!("4: sync flood + slow readers, {SYNC_IDENTITIES} + {SYNC_IDENTITIES} identities")
+    } else {
+        "4: baseline (idle peer)".to_owned()
+    };
     eprintln!(
-        "| 4: sync flood + slow readers, {SYNC_IDENTITIES} + {SYNC_IDENTITIES} identities | attacked p50/p99 {p50} / {p99} ms \
+        "| {what} | attacked p50/p99 {p50:.2} / {p99:.2} ms \
          | newcomer: {via_sync} blocks via sync, {synced_during_attack} during the attack | peak RSS {} MiB | fds max {max_fds} | \
-         flood {flood_done} | slow {slow_done}",
+         attackers {attackers_done:?}",
         peak_rss / 1024
     );
     assert!(
         via_sync > 0,
         "the newcomer filled nothing by sync: {newcomer_status}"
     );
-    // The throttle held: requests over the per-peer and global limits were answered with code
-    // 3, and served ones were read.
-    assert!(flood_done["unknown"].as_u64().unwrap() > 0, "{flood_done}");
-    assert!(flood_done["success"].as_u64().unwrap() > 0, "{flood_done}");
-    assert!(slow_done["max_held"].as_u64().unwrap() > 0, "{slow_done}");
-    assert!(peak_rss < RSS_CAP_KIB, "peak RSS {peak_rss} KiB");
-    assert!(max_fds < FD_CAP, "fds {max_fds}");
+    SyncRun {
+        attackers_done,
+        peak_rss_kib: peak_rss,
+        max_fds,
+    }
 }
