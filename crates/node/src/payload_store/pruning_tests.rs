@@ -7,7 +7,7 @@ use op_p2p_types::{B256, ExecutionPayloadEnvelope};
 
 use super::{
     retention::MAX_PRUNED_PER_INSERT,
-    tests::{chain, db_config, genesis, rollup, sibling},
+    tests::{chain, db_config, genesis, orphan, rollup, sibling},
     *,
 };
 use crate::sequencer::build_payload;
@@ -107,9 +107,7 @@ fn reorged_out_and_unlinked_payloads_are_pruned_too() {
     assert_eq!(store.state().pruned_below, 2);
     assert!(store.payload_by_number(2).unwrap().is_some());
     // An orphan at #3: stored by hash only.
-    let mut orphan = blocks[2].clone();
-    orphan.execution_payload.parent_hash = B256::repeat_byte(1);
-    orphan.execution_payload.block_hash = orphan.compute_block_hash().unwrap();
+    let orphan = orphan(&blocks[2]);
     assert_eq!(
         store.insert(&orphan, Origin::Gossip, 3).unwrap(),
         Inserted::Unlinked

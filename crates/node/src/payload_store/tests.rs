@@ -48,6 +48,14 @@ pub(super) fn sibling(block: &ExecutionPayloadEnvelope) -> ExecutionPayloadEnvel
     other
 }
 
+/// `block` on a parent nobody has: stored by hash only ([`Inserted::Unlinked`]).
+pub(super) fn orphan(block: &ExecutionPayloadEnvelope) -> ExecutionPayloadEnvelope {
+    let mut orphan = block.clone();
+    orphan.execution_payload.parent_hash = B256::repeat_byte(1);
+    orphan.execution_payload.block_hash = orphan.compute_block_hash().unwrap();
+    orphan
+}
+
 pub(super) fn db_config() -> Config {
     Config::default().with_extra_column_families(COLUMN_FAMILIES)
 }
@@ -156,9 +164,7 @@ fn a_sibling_of_a_chain_block_reorgs_the_head_to_it() {
         "the old block 3 left the index"
     );
     // A block whose parent we do not know is kept by hash only.
-    let mut orphan = blocks[2].clone();
-    orphan.execution_payload.parent_hash = B256::repeat_byte(1);
-    orphan.execution_payload.block_hash = orphan.compute_block_hash().unwrap();
+    let orphan = orphan(&blocks[2]);
     assert_eq!(
         store.insert(&orphan, Origin::Gossip, 3).unwrap(),
         Inserted::Unlinked
